@@ -1,0 +1,189 @@
+/// The seven access patterns of PROTOCOL.md §4 (and message dedupe), written once
+/// against `ChatStore`, so that SQLite and DynamoDB hold the very same items.
+public struct ChatRepository: Sendable {
+    public let store: any ChatStore
+    public let clock: any ChatClock
+
+    public init(store: any ChatStore, clock: any ChatClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    // MARK: Members (patterns 1, 2)
+
+    /// Creates a member; throws `email_taken` if the email is registered.
+    public func createMember(_ member: Member, password: PasswordRecord) async throws {
+        do {
+            try await store.put(memberItem(member, password: password), condition: .absent)
+        } catch StoreError.conditionFailed {
+            throw ChatError(.emailTaken, "email: already registered")
+        }
+    }
+
+    /// Replaces a member's stored password (a hash upgraded after login).
+    public func updatePassword(of member: Member, to password: PasswordRecord) async throws {
+        try await store.put(memberItem(member, password: password), condition: .none)
+    }
+
+    /// A registered member and their password record.
+    public func member(email: String) async throws -> (member: Member, password: PasswordRecord)? {
+        guard let item = try await store.get(Keys.user(email)),
+              let username = item[string: "Username"],
+              let algorithm = item[string: "PasswordAlgorithm"],
+              let iterations = item[number: "PasswordIterations"],
+              let salt = item[string: "Salt"].flatMap(Base64URL.decode),
+              let hash = item[string: "Password"].flatMap(Base64URL.decode)
+        else { return nil }
+        let record = PasswordRecord(algorithm: algorithm, iterations: Int(iterations), salt: Array(salt), hash: Array(hash))
+        return (Member(email: email, username: username), record)
+    }
+
+    private func memberItem(_ member: Member, password: PasswordRecord) -> Item {
+        let key = Keys.user(member.email)
+        return Item(pk: key.pk, sk: key.sk, attributes: [
+            "Email": .string(member.email),
+            "Username": .string(member.username),
+            "Password": .string(Base64URL.encode(password.hash)),
+            "Salt": .string(Base64URL.encode(password.salt)),
+            "PasswordAlgorithm": .string(password.algorithm),
+            "PasswordIterations": .number(Int64(password.iterations)),
+        ])
+    }
+
+    // MARK: Connections (patterns 3, 4, 6)
+
+    public func recordConnection(_ connection: Connection, ttlSeconds: Int64) async throws {
+        let key = Keys.connection(connection.id, in: connection.roomID)
+        try await store.put(Item(pk: key.pk, sk: key.sk, attributes: [
+            "Email": .string(connection.member.email),
+            "Username": .string(connection.member.username),
+            "ConnectedAt": .number(connection.connectedAt),
+        ], ttl: clock.nowSeconds() + ttlSeconds), condition: .none)
+    }
+
+    /// Deletes a connection; returns it only if this call is the one that removed it.
+    public func forgetConnection(_ id: ConnectionID, in roomID: RoomID) async throws -> Connection? {
+        guard let item = try await store.delete(Keys.connection(id, in: roomID)) else { return nil }
+        return connection(from: item, roomID: roomID)
+    }
+
+    /// The room's live connections.
+    public func connections(in roomID: RoomID) async throws -> [Connection] {
+        try await store.queryAll(pk: Keys.room(roomID), skPrefix: Keys.connectionPrefix)
+            .compactMap { connection(from: $0, roomID: roomID) }
+    }
+
+    /// Forgets every recorded connection of every room (a restarted local gateway).
+    @discardableResult
+    public func forgetAllConnections() async throws -> Int {
+        try await store.deleteAll(skPrefix: Keys.connectionPrefix)
+    }
+
+    private func connection(from item: Item, roomID: RoomID) -> Connection? {
+        guard item.sk.hasPrefix(Keys.connectionPrefix),
+              let email = item[string: "Email"], let username = item[string: "Username"]
+        else { return nil }
+        return Connection(
+            id: String(item.sk.dropFirst(Keys.connectionPrefix.count)), roomID: roomID,
+            member: Member(email: email, username: username), connectedAt: item[number: "ConnectedAt"] ?? 0)
+    }
+
+    // MARK: Messages (patterns 5, 7)
+
+    /// What saving a message did.
+    public enum SaveOutcome: Sendable, Hashable {
+        /// Stored now; broadcast it.
+        case saved(Message)
+        /// The sender's `client_msg_id` was seen before: this is the message it
+        /// stored then. Nothing new was stored.
+        case duplicate(Message)
+    }
+
+    /// Stores a message (conditional put on a fresh id). With a `client_msg_id`,
+    /// the message and its dedupe record are written in one transaction, so a
+    /// retry finds either both or neither.
+    public func saveMessage(_ message: Message, retentionSeconds: Int64) async throws -> SaveOutcome {
+        let ttl = clock.nowSeconds() + retentionSeconds
+        let item = messageItem(message, ttl: ttl)
+        guard let clientMessageID = message.clientMessageID else {
+            try await store.put(item, condition: .absent)
+            return .saved(message)
+        }
+        let dedupeKey = Keys.dedupe(email: message.from.email, clientMessageID: clientMessageID, in: message.roomID)
+        let dedupe = Item(pk: dedupeKey.pk, sk: dedupeKey.sk, attributes: ["MessageSK": .string(item.sk)], ttl: ttl)
+        do {
+            try await store.transactWrite([(dedupe, .absent), (item, .absent)])
+            return .saved(message)
+        } catch StoreError.transactionCanceled(index: 0) {
+            if let original = try await originalMessage(for: dedupeKey, roomID: message.roomID) {
+                return .duplicate(original)
+            }
+            // The record expired between the two reads: store it as new.
+            try await store.transactWrite([(dedupe, .none), (item, .absent)])
+            return .saved(message)
+        }
+    }
+
+    private func originalMessage(for dedupeKey: ItemKey, roomID: RoomID) async throws -> Message? {
+        guard let record = try await store.get(dedupeKey), let sk = record[string: "MessageSK"],
+              let item = try await store.get(ItemKey(pk: Keys.room(roomID), sk: sk))
+        else { return nil }
+        return message(from: item, roomID: roomID)
+    }
+
+    /// Where a page of history starts.
+    public enum HistoryPosition: Sendable, Hashable {
+        /// The newest messages.
+        case latest
+        /// Messages strictly older than this id.
+        case before(MessageID)
+        /// Messages strictly newer than this id.
+        case after(MessageID)
+    }
+
+    /// Up to `limit` live messages at `position`, oldest first, and whether more
+    /// lie beyond them in the direction of paging.
+    public func messages(in roomID: RoomID, at position: HistoryPosition, limit: Int) async throws -> (messages: [Message], hasMore: Bool) {
+        let order: SortOrder
+        var start: String?
+        switch position {
+        case .latest: (order, start) = (.descending, nil)
+        case .before(let id): (order, start) = (.descending, Keys.messageSortKey(id))
+        case .after(let id): (order, start) = (.ascending, Keys.messageSortKey(id))
+        }
+        // One more than asked tells whether there is more; expired items may
+        // leave a page short, so keep reading until enough or the end.
+        var items: [Item] = []
+        repeat {
+            let page = try await store.query(
+                pk: Keys.room(roomID), skPrefix: Keys.messagePrefix, order: order,
+                limit: limit + 1 - items.count, exclusiveStart: start)
+            items += page.items
+            start = page.lastEvaluatedSK
+        } while items.count <= limit && start != nil
+        let hasMore = items.count > limit
+        var messages = items.prefix(limit).compactMap { message(from: $0, roomID: roomID) }
+        if order == .descending { messages.reverse() }
+        return (messages, hasMore)
+    }
+
+    private func messageItem(_ message: Message, ttl: Int64) -> Item {
+        let key = Keys.message(message.id, in: message.roomID)
+        var attributes: [String: AttributeValue] = [
+            "Content": .string(message.text),
+            "From": .string(message.from.email),
+            "Username": .string(message.from.username),
+            "Timestamp": .number(message.timestamp),
+        ]
+        if let clientMessageID = message.clientMessageID { attributes["ClientMsgId"] = .string(clientMessageID) }
+        return Item(pk: key.pk, sk: key.sk, attributes: attributes, ttl: ttl)
+    }
+
+    private func message(from item: Item, roomID: RoomID) -> Message? {
+        guard let id = Keys.messageID(fromSortKey: item.sk),
+              let text = item[string: "Content"], let from = item[string: "From"], let username = item[string: "Username"]
+        else { return nil }
+        return Message(id: id, roomID: roomID, from: Member(email: from, username: username), text: text,
+                       clientMessageID: item[string: "ClientMsgId"])
+    }
+}

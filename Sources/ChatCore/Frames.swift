@@ -1,0 +1,76 @@
+/// The server → client frames of PROTOCOL.md §2, encoded once and sent as text.
+public enum Frames {
+    public enum PresenceEvent: String, Sendable {
+        case joined, left
+    }
+
+    public static func message(_ message: Message) -> String {
+        var json = JSONWriter()
+        write(message, into: &json)
+        return json.text
+    }
+
+    public static func presence(_ event: PresenceEvent, member: Member, roomID: RoomID, timestamp: Milliseconds) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "presence")
+            $0.field("event", event.rawValue)
+            $0.field("room_id", roomID)
+            $0.field("email", member.email)
+            $0.field("username", member.username)
+            $0.field("timestamp", timestamp)
+        }
+        return json.text
+    }
+
+    public static func messages(_ messages: [Message], roomID: RoomID, hasMore: Bool) -> String {
+        var json = JSONWriter(reservingCapacity: 256 * (messages.count + 1))
+        json.object {
+            $0.field("type", "messages")
+            $0.field("room_id", roomID)
+            $0.field("messages") { json in json.array(messages) { write($1, into: &$0) } }
+            $0.field("has_more", hasMore)
+        }
+        return json.text
+    }
+
+    public static func members(_ members: [Member], roomID: RoomID) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "members")
+            $0.field("room_id", roomID)
+            $0.field("members") { json in
+                json.array(members) { json, member in
+                    json.object {
+                        $0.field("email", member.email)
+                        $0.field("username", member.username)
+                    }
+                }
+            }
+        }
+        return json.text
+    }
+
+    public static func error(_ error: ChatError) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "error")
+            $0.field("code", error.code.rawValue)
+            $0.field("message", error.message)
+        }
+        return json.text
+    }
+
+    private static func write(_ message: Message, into json: inout JSONWriter) {
+        json.object {
+            $0.field("type", "message")
+            $0.field("id", message.id.description)
+            $0.field("room_id", message.roomID)
+            $0.field("from", message.from.email)
+            $0.field("username", message.from.username)
+            $0.field("message", message.text)
+            $0.field("timestamp", message.timestamp)
+            $0.optionalField("client_msg_id", message.clientMessageID)
+        }
+    }
+}

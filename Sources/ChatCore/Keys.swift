@@ -1,0 +1,46 @@
+/// The single-table key scheme (PROTOCOL.md §4). Every key the chat writes is
+/// made here and nowhere else.
+public enum Keys {
+    public static let userPrefix = "USER#"
+    public static let roomPrefix = "ROOM#"
+    public static let connectionPrefix = "CONN#"
+    public static let messagePrefix = "MESSAGE#"
+    public static let dedupePrefix = "DEDUPE#"
+
+    /// `USER#{email}` / `USER#{email}`.
+    public static func user(_ email: String) -> ItemKey {
+        ItemKey(pk: userPrefix + email, sk: userPrefix + email)
+    }
+
+    /// `ROOM#{room_id}`: the partition that holds a room's connections and messages.
+    public static func room(_ roomID: RoomID) -> String { roomPrefix + roomID }
+
+    /// `ROOM#{room_id}` / `CONN#{connection_id}`.
+    public static func connection(_ id: ConnectionID, in roomID: RoomID) -> ItemKey {
+        ItemKey(pk: room(roomID), sk: connectionPrefix + id)
+    }
+
+    /// `ROOM#{room_id}` / `MESSAGE#{timestamp}#{unique}`.
+    public static func message(_ id: MessageID, in roomID: RoomID) -> ItemKey {
+        ItemKey(pk: room(roomID), sk: messageSortKey(id))
+    }
+
+    public static func messageSortKey(_ id: MessageID) -> String {
+        messagePrefix + MessageID.pad(id.timestamp) + "#" + id.suffix
+    }
+
+    /// The message id inside a `MESSAGE#` sort key.
+    public static func messageID(fromSortKey sk: String) -> MessageID? {
+        guard sk.hasPrefix(messagePrefix) else { return nil }
+        let rest = sk.dropFirst(messagePrefix.count)
+        guard let hash = rest.firstIndex(of: "#") else { return nil }
+        return MessageID(String(rest[..<hash]) + "-" + String(rest[rest.index(after: hash)...]))
+    }
+
+    /// `ROOM#{room_id}` / `DEDUPE#{len}:{email}#{client_msg_id}`: remembers which
+    /// message a sender's `client_msg_id` produced. The email's length keeps the
+    /// key unambiguous whatever characters the email and the id hold.
+    public static func dedupe(email: String, clientMessageID: String, in roomID: RoomID) -> ItemKey {
+        ItemKey(pk: room(roomID), sk: "\(dedupePrefix)\(email.utf8.count):\(email)#\(clientMessageID)")
+    }
+}

@@ -1,0 +1,97 @@
+/// A registered member of the chat: who they are to other people in a room.
+public struct Member: Sendable, Hashable, Codable {
+    /// Normalized (trimmed, lower-cased) email; the member's identity.
+    public var email: String
+    /// Display name, stored trimmed.
+    public var username: String
+
+    public init(email: String, username: String) {
+        self.email = email
+        self.username = username
+    }
+}
+
+/// A room's name, as carried in a token's `room_id` claim: 1–64 of `[A-Za-z0-9_-]`.
+public typealias RoomID = String
+
+/// The id the front (API Gateway or the local gateway) gave one open WebSocket.
+public typealias ConnectionID = String
+
+/// Milliseconds since the Unix epoch.
+public typealias Milliseconds = Int64
+
+/// One open WebSocket of a member in a room.
+public struct Connection: Sendable, Hashable {
+    public var id: ConnectionID
+    public var roomID: RoomID
+    public var member: Member
+    public var connectedAt: Milliseconds
+
+    public init(id: ConnectionID, roomID: RoomID, member: Member, connectedAt: Milliseconds) {
+        self.id = id
+        self.roomID = roomID
+        self.member = member
+        self.connectedAt = connectedAt
+    }
+}
+
+/// A stored chat message.
+public struct Message: Sendable, Hashable {
+    public var id: MessageID
+    public var roomID: RoomID
+    public var from: Member
+    public var text: String
+    /// The sender's own id for safe retries, echoed only when given.
+    public var clientMessageID: String?
+
+    public var timestamp: Milliseconds { id.timestamp }
+
+    public init(id: MessageID, roomID: RoomID, from: Member, text: String, clientMessageID: String?) {
+        self.id = id
+        self.roomID = roomID
+        self.from = from
+        self.text = text
+        self.clientMessageID = clientMessageID
+    }
+}
+
+/// A message's id: its timestamp and a suffix that keeps two messages of one
+/// millisecond apart. Ids sort by time as strings, which is what makes them
+/// usable as paging positions (`before` / `after`) and as sort keys.
+///
+/// Text form: `{13-digit zero-padded epoch ms}-{16 lowercase hex}`.
+public struct MessageID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let timestamp: Milliseconds
+    public let suffix: String
+
+    public init(timestamp: Milliseconds, suffix: String) {
+        self.timestamp = timestamp
+        self.suffix = suffix
+    }
+
+    /// Parses the text form; nil when it is not well formed.
+    public init?(_ text: String) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 30, utf8[13] == UInt8(ascii: "-") else { return nil }
+        var timestamp: Int64 = 0
+        for byte in utf8[0..<13] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            timestamp = timestamp * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        for byte in utf8[14...] {
+            let isHex = (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+            guard isHex else { return nil }
+        }
+        self.timestamp = timestamp
+        self.suffix = String(decoding: utf8[14...], as: UTF8.self)
+    }
+
+    public var description: String { "\(Self.pad(timestamp))-\(suffix)" }
+
+    static func pad(_ value: Int64) -> String {
+        let digits = String(value)
+        return digits.count >= 13 ? digits : String(repeating: "0", count: 13 - digits.count) + digits
+    }
+
+    public static func < (lhs: MessageID, rhs: MessageID) -> Bool { lhs.description < rhs.description }
+}

@@ -1,0 +1,79 @@
+import ChatCore
+import Foundation
+import Logging
+
+extension Handlers {
+    /// `POST /auth/v1/register` (and its alias `/auth/v1/reister`).
+    public func register(_ event: HTTPRequestEvent) async -> HTTPResponse {
+        await respond {
+            let fields = try JSONFields(body: event.decodedBody)
+            let email = try Validation.email(try fields.requiredString("email"))
+            let username = try Validation.username(try fields.requiredString("username"))
+            let password = try Validation.password(try fields.requiredString("password"))
+            let member = Member(email: email, username: username)
+            try await repository.createMember(member, password: try await environment.passwords.hash(password))
+            var json = JSONWriter()
+            json.object {
+                $0.field("email", email)
+                $0.field("username", username)
+            }
+            return HTTPResponse(statusCode: 201, body: json.text)
+        }
+    }
+
+    /// `POST /auth/v1/login`: a token for one room. Every failure that is not a
+    /// malformed request is the same 401, so nobody learns whether an email exists.
+    public func login(_ event: HTTPRequestEvent) async -> HTTPResponse {
+        await respond {
+            let fields = try JSONFields(body: event.decodedBody)
+            let rawEmail = try fields.requiredString("email")
+            let password = try fields.requiredString("password")
+            let roomID = try Validation.roomID(try fields.string("room_id"))
+            let refused = ChatError(.invalidCredentials, "email or password is wrong")
+            guard let email = try? Validation.email(rawEmail),
+                  let (member, record) = try await repository.member(email: email)
+            else {
+                await environment.passwords.burnVerification(password)
+                throw refused
+            }
+            guard try await environment.passwords.verify(password, against: record) else { throw refused }
+            if environment.passwords.needsUpgrade(record) {
+                try await repository.updatePassword(of: member, to: try await environment.passwords.hash(password))
+            }
+            let (token, claims) = try await environment.tokens.issue(for: member, roomID: roomID)
+            var json = JSONWriter()
+            json.object {
+                $0.field("token", token)
+                $0.field("token_type", "Bearer")
+                $0.field("expires_at", claims.expiresAt)
+                $0.field("email", member.email)
+                $0.field("username", member.username)
+                $0.field("room_id", roomID)
+            }
+            return HTTPResponse(statusCode: 200, body: json.text)
+        }
+    }
+
+    /// Turns a thrown `ChatError` into the contract's error body, and anything
+    /// else into a 500 that says nothing about the inside.
+    private func respond(_ body: () async throws -> HTTPResponse) async -> HTTPResponse {
+        do {
+            return try await body()
+        } catch let error as ChatError {
+            return HTTPResponse(statusCode: error.code.httpStatus, body: error.httpBody)
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            let failure = ChatError(.internalError, "the server could not complete the request")
+            return HTTPResponse(statusCode: 500, body: failure.httpBody)
+        }
+    }
+}
+
+extension HTTPRequestEvent {
+    /// The body as text, undoing API Gateway's base64 for binary bodies.
+    var decodedBody: String? {
+        guard let body else { return nil }
+        guard isBase64Encoded else { return body }
+        return Data(base64Encoded: body).map { String(decoding: $0, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,67 @@
+import ChatCore
+import Logging
+
+/// Everything the handlers need, passed in once: the seams (store, delivery,
+/// clock, rate limiter) and the rules.
+public struct HandlerEnvironment: Sendable {
+    public var repository: ChatRepository
+    public var tokens: TokenService
+    public var passwords: PasswordHasher
+    public var delivery: any ConnectionDelivery
+    public var rateLimiter: any RateLimiter
+    public var clock: any ChatClock
+    public var messageIDs: MessageIDGenerator
+    public var config: ChatConfig
+    public var logger: Logger
+
+    public init(store: any ChatStore, tokens: TokenService, passwords: PasswordHasher = PasswordHasher(),
+                delivery: any ConnectionDelivery, rateLimiter: any RateLimiter, clock: any ChatClock,
+                config: ChatConfig = ChatConfig(), logger: Logger) {
+        self.repository = ChatRepository(store: store, clock: clock)
+        self.tokens = tokens
+        self.passwords = passwords
+        self.delivery = delivery
+        self.rateLimiter = rateLimiter
+        self.clock = clock
+        self.messageIDs = MessageIDGenerator(clock: clock)
+        self.config = config
+        self.logger = logger
+    }
+}
+
+/// The chat's Lambda functions, one method per API Gateway route. Each takes
+/// API Gateway's own event shape and returns its response shape.
+public struct Handlers: Sendable {
+    public let environment: HandlerEnvironment
+
+    public init(_ environment: HandlerEnvironment) { self.environment = environment }
+
+    var repository: ChatRepository { environment.repository }
+    var logger: Logger { environment.logger }
+
+    /// The handler names (`_HANDLER` on Lambda) and the routes they serve.
+    public enum Name: String, Sendable, CaseIterable {
+        case register, login, authorizer, connect, disconnect, sendMessage, getMessages, listMembers
+        case `default` = "default"
+    }
+
+    /// The WebSocket routes that a frame's `action` selects.
+    public static let actionRoutes: Set<String> = ["sendMessage", "getMessages", "listMembers"]
+}
+
+/// The authorizer refused: on Lambda this error's message, "Unauthorized", is
+/// what makes API Gateway answer 401.
+public struct Unauthorized: Error, Sendable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "Unauthorized" }
+}
+
+extension WebSocketEvent {
+    /// The member and room the `$connect` authorizer vouched for.
+    var authorizedConnection: (member: Member, roomID: RoomID)? {
+        guard let context = requestContext.authorizer,
+              let email = context["email"], let username = context["username"], let roomID = context["room_id"]
+        else { return nil }
+        return (Member(email: email, username: username), roomID)
+    }
+}

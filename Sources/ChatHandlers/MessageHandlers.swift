@@ -1,0 +1,139 @@
+import ChatCore
+import Foundation
+import Logging
+
+extension Handlers {
+    /// `sendMessage`: store first, then deliver to everyone in the room, the sender
+    /// included. A resent `client_msg_id` stores nothing and answers only the sender.
+    public func sendMessage(_ event: WebSocketEvent) async -> WebSocketResponse {
+        await onFrame(event) { frame, caller in
+            let text = try Validation.messageText(try frame.fields.requiredString("message"),
+                                                  maxLength: environment.config.maxMessageLength)
+            let clientMessageID = try frame.fields.string("client_msg_id").map(Validation.clientMessageID)
+            let message = Message(id: environment.messageIDs.next(), roomID: caller.roomID, from: caller.member,
+                                  text: text, clientMessageID: clientMessageID)
+            switch try await repository.saveMessage(message, retentionSeconds: environment.config.messageRetentionSeconds) {
+            case .saved(let message):
+                let connections = try await repository.connections(in: caller.roomID)
+                await broadcast(Frames.message(message), to: connections, in: caller.roomID)
+            case .duplicate(let original):
+                await reply(Frames.message(original), to: caller.connectionID)
+            }
+        }
+    }
+
+    /// `getMessages`: a page of history, oldest first, to the caller only.
+    public func getMessages(_ event: WebSocketEvent) async -> WebSocketResponse {
+        await onFrame(event) { frame, caller in
+            let config = environment.config
+            let limit = try frame.fields.integer("limit") ?? Int64(config.defaultHistoryLimit)
+            guard (1...Int64(config.maxHistoryLimit)).contains(limit) else {
+                throw ChatError(.invalidRequest, "limit: must be an integer from 1 to \(config.maxHistoryLimit)")
+            }
+            let before = try frame.fields.string("before")
+            let after = try frame.fields.string("after")
+            let position: ChatRepository.HistoryPosition
+            switch (before, after) {
+            case (nil, nil): position = .latest
+            case (let before?, nil): position = .before(try Self.messageID(before, field: "before"))
+            case (nil, let after?): position = .after(try Self.messageID(after, field: "after"))
+            case (_?, _?): throw ChatError(.invalidRequest, "before, after: give one or the other, not both")
+            }
+            let page = try await repository.messages(in: caller.roomID, at: position, limit: Int(limit))
+            await reply(Frames.messages(page.messages, roomID: caller.roomID, hasMore: page.hasMore), to: caller.connectionID)
+        }
+    }
+
+    /// `listMembers`: one entry per member with an open connection, in the order they connected.
+    public func listMembers(_ event: WebSocketEvent) async -> WebSocketResponse {
+        await onFrame(event) { _, caller in
+            let connections = try await repository.connections(in: caller.roomID).sorted { $0.connectedAt < $1.connectedAt }
+            var seen: Set<String> = []
+            let members = connections.map(\.member).filter { seen.insert($0.email).inserted }
+            await reply(Frames.members(members, roomID: caller.roomID), to: caller.connectionID)
+        }
+    }
+
+    /// `$default`: any frame no route took. A known action is served by its
+    /// handler (a front that routes everything here still works); anything else
+    /// gets the error frame that fits.
+    public func defaultRoute(_ event: WebSocketEvent) async -> WebSocketResponse {
+        if case .known(let action)? = try? ParsedFrame(event).action {
+            switch action {
+            case "sendMessage": return await sendMessage(event)
+            case "getMessages": return await getMessages(event)
+            case "listMembers": return await listMembers(event)
+            default: break
+            }
+        }
+        return await onFrame(event) { frame, _ in
+            throw ChatError(.unknownAction, "action: unknown action")
+        }
+    }
+
+    // MARK: Shared steps of every frame
+
+    struct Caller {
+        var connectionID: ConnectionID
+        var member: Member
+        var roomID: RoomID
+    }
+
+    /// The steps every frame takes, in the contract's order: rate limit, then the
+    /// frame's shape, then the route's own work. A refusal becomes an error frame
+    /// to the caller alone; the connection stays open.
+    private func onFrame(_ event: WebSocketEvent, _ work: (ParsedFrame, Caller) async throws -> Void) async -> WebSocketResponse {
+        let connectionID = event.requestContext.connectionId
+        guard let (member, roomID) = event.authorizedConnection else { return WebSocketResponse(statusCode: 401) }
+        guard await environment.rateLimiter.allow(connectionID) else {
+            await reply(Frames.error(ChatError(.rateLimited, "too many frames: slow down")), to: connectionID)
+            return .ok
+        }
+        do {
+            let frame = try ParsedFrame(event)
+            if case .unknown? = frame.action, event.requestContext.routeKey == "$default" {
+                throw ChatError(.unknownAction, "action: unknown action")
+            }
+            try await work(frame, Caller(connectionID: connectionID, member: member, roomID: roomID))
+        } catch let error as ChatError {
+            await reply(Frames.error(error), to: connectionID)
+        } catch {
+            logger.error("frame failed", metadata: ["connection": "\(connectionID)", "route": "\(event.requestContext.routeKey)", "error": "\(error)"])
+            await reply(Frames.error(ChatError(.internalError, "the server could not handle this frame")), to: connectionID)
+        }
+        return .ok
+    }
+
+    func reply(_ frame: String, to connectionID: ConnectionID) async {
+        _ = await environment.delivery.send(frame, to: [connectionID])
+    }
+
+    static func messageID(_ text: String, field: String) throws(ChatError) -> MessageID {
+        guard let id = MessageID(text) else { throw ChatError(.invalidRequest, "\(field): not a message id") }
+        return id
+    }
+}
+
+/// A client frame checked for the shape every frame must have (§2a "Frame errors").
+struct ParsedFrame {
+    enum Action {
+        case known(String)
+        case unknown(String)
+    }
+
+    var fields: JSONFields
+    var action: Action?
+
+    init(_ event: WebSocketEvent) throws(ChatError) {
+        guard !event.isBase64Encoded, let body = event.body else {
+            throw ChatError(.invalidJSON, "frame: binary frames are not accepted; send JSON text")
+        }
+        guard let value = JSONValue.parse(body) else { throw ChatError(.invalidJSON, "frame: not valid JSON") }
+        guard let members = value.objectValue else { throw ChatError(.invalidRequest, "frame: must be a JSON object") }
+        guard case .string(let action)? = members["action"] else {
+            throw ChatError(.invalidRequest, "action: required, and must be a string")
+        }
+        self.fields = JSONFields(members)
+        self.action = Handlers.actionRoutes.contains(action) ? .known(action) : .unknown(action)
+    }
+}

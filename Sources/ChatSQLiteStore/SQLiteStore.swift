@@ -1,0 +1,250 @@
+import ChatCore
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+import Synchronization
+
+/// The embedded store: the single table's items in one SQLite file.
+///
+/// - WAL mode: readers never wait for the writer.
+/// - One writer connection fed by one task: concurrent writes are grouped into one
+///   transaction per batch (group commit), and every conditional write is a single
+///   atomic statement, so no two requests can interleave inside a check-then-write.
+/// - Reads go to their own connection and see only committed data.
+/// - `TTL` is honoured on every read; `sweepExpired()` deletes what has expired.
+public final class SQLiteStore: ChatStore {
+    private let writer: SQLiteConnection
+    private let reader: SQLiteConnection
+    private let writerPool: NIOThreadPool
+    private let writes: WriteQueue
+    private let writerTask: Task<Void, Never>
+    private let clock: any ChatClock
+    private let logger: Logger
+
+    /// Opens (and if needed creates) the store at `path`.
+    public static func open(path: String, clock: any ChatClock, logger: Logger = Logger(label: "chatroom.sqlite")) async throws -> SQLiteStore {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        do {
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: eventLoop)
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000"] {
+                _ = try await writer.query(pragma)
+            }
+            _ = try await writer.query("""
+                CREATE TABLE IF NOT EXISTS items (
+                    pk TEXT NOT NULL, sk TEXT NOT NULL, attrs TEXT NOT NULL, ttl INTEGER,
+                    PRIMARY KEY (pk, sk)
+                ) WITHOUT ROWID
+                """)
+            _ = try await writer.query("CREATE INDEX IF NOT EXISTS items_ttl ON items(ttl) WHERE ttl IS NOT NULL")
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await reader.query("PRAGMA busy_timeout=5000")
+            return SQLiteStore(writer: writer, reader: reader, writerPool: pool, clock: clock, logger: logger)
+        } catch {
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, writerPool: NIOThreadPool, clock: any ChatClock, logger: Logger) {
+        self.writer = writer
+        self.reader = reader
+        self.writerPool = writerPool
+        self.clock = clock
+        self.logger = logger
+        let writes = WriteQueue()
+        self.writes = writes
+        self.writerTask = Task { [writer, logger] in await Self.runWriter(writes, on: writer, logger: logger) }
+    }
+
+    /// Finishes pending writes and closes the file.
+    public func close() async throws {
+        writes.finish()
+        await writerTask.value
+        try await writer.close()
+        try await reader.close()
+        try await writerPool.shutdownGracefully()
+    }
+
+    // MARK: ChatStore
+
+    public func put(_ item: Item, condition: PutCondition) async throws {
+        let now = clock.nowSeconds()
+        try await write { db in try await Self.put(item, condition: condition, now: now, on: db) }
+    }
+
+    public func get(_ key: ItemKey) async throws -> Item? {
+        let rows = try await reader.query(
+            "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
+            [.text(key.pk), .text(key.sk), .integer(Int(clock.nowSeconds()))])
+        return try rows.first.map(Self.item)
+    }
+
+    public func delete(_ key: ItemKey) async throws -> Item? {
+        try await write { db in
+            let rows = try await db.query(
+                "DELETE FROM items WHERE pk = ?1 AND sk = ?2 RETURNING pk, sk, attrs, ttl", [.text(key.pk), .text(key.sk)])
+            return try rows.first.map(Self.item)
+        }
+    }
+
+    public func query(pk: String, skPrefix: String, order: SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage {
+        precondition(limit > 0, "a query's limit must be positive")
+        var sql = "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk >= ?2 AND (ttl IS NULL OR ttl > ?3)"
+        var binds: [SQLiteData] = [.text(pk), .text(skPrefix), .integer(Int(clock.nowSeconds())), .integer(limit)]
+        if let end = Self.prefixEnd(skPrefix) {
+            binds.append(.text(end))
+            sql += " AND sk < ?\(binds.count)"
+        }
+        if let exclusiveStart {
+            binds.append(.text(exclusiveStart))
+            sql += order == .ascending ? " AND sk > ?\(binds.count)" : " AND sk < ?\(binds.count)"
+        }
+        sql += order == .ascending ? " ORDER BY sk ASC LIMIT ?4" : " ORDER BY sk DESC LIMIT ?4"
+        let items = try await reader.query(sql, binds).map(Self.item)
+        return QueryPage(items: items, lastEvaluatedSK: items.count == limit ? items.last?.sk : nil)
+    }
+
+    public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
+        let now = clock.nowSeconds()
+        try await write { db in
+            _ = try await db.query("SAVEPOINT transact")
+            for (index, put) in puts.enumerated() {
+                do {
+                    try await Self.put(put.item, condition: put.condition, now: now, on: db)
+                } catch {
+                    _ = try await db.query("ROLLBACK TO transact")
+                    _ = try await db.query("RELEASE transact")
+                    throw error is StoreError ? StoreError.transactionCanceled(index: index) : error
+                }
+            }
+            _ = try await db.query("RELEASE transact")
+        }
+    }
+
+    public func deleteAll(skPrefix: String) async throws -> Int {
+        try await write { db in
+            var sql = "DELETE FROM items WHERE sk >= ?1"
+            var binds: [SQLiteData] = [.text(skPrefix)]
+            if let end = Self.prefixEnd(skPrefix) {
+                sql += " AND sk < ?2"
+                binds.append(.text(end))
+            }
+            return try await db.query(sql + " RETURNING 1", binds).count
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await reader.query("SELECT 1")
+    }
+
+    /// Deletes every expired item; returns how many. Reads already hide them, so
+    /// this only keeps the file from growing.
+    @discardableResult
+    public func sweepExpired() async throws -> Int {
+        let now = clock.nowSeconds()
+        return try await write { db in
+            try await db.query("DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1 RETURNING 1", [.integer(Int(now))]).count
+        }
+    }
+
+    /// Sweeps expired items every `interval` until the task is cancelled.
+    public func runSweeper(every interval: Duration) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+                let swept = try await sweepExpired()
+                if swept > 0 { logger.debug("swept expired items", metadata: ["count": "\(swept)"]) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("TTL sweep failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Statements
+
+    /// One statement, so the condition and the write are atomic: an upsert that
+    /// only replaces an existing row when the condition allows it.
+    private static func put(_ item: Item, condition: PutCondition, now: Int64, on db: SQLiteConnection) async throws {
+        let binds: [SQLiteData] = [
+            .text(item.pk), .text(item.sk), .text(AttributeJSON.encode(item.attributes)),
+            item.ttl.map { .integer(Int($0)) } ?? .null, .integer(Int(now)),
+        ]
+        switch condition {
+        case .none:
+            _ = try await db.query("INSERT OR REPLACE INTO items (pk, sk, attrs, ttl) VALUES (?1, ?2, ?3, ?4)", Array(binds.prefix(4)))
+        case .absent:
+            let written = try await db.query("""
+                INSERT INTO items (pk, sk, attrs, ttl) VALUES (?1, ?2, ?3, ?4)
+                ON CONFLICT (pk, sk) DO UPDATE SET attrs = excluded.attrs, ttl = excluded.ttl
+                WHERE items.ttl IS NOT NULL AND items.ttl <= ?5
+                RETURNING 1
+                """, binds)
+            if written.isEmpty { throw StoreError.conditionFailed }
+        }
+    }
+
+    private static func item(_ row: SQLiteRow) throws -> Item {
+        guard case .text(let pk)? = row.column("pk"), case .text(let sk)? = row.column("sk"),
+              case .text(let attrs)? = row.column("attrs"),
+              let object = JSONValue.parse(attrs)?.objectValue, let attributes = AttributeJSON.decode(object)
+        else { throw StoreError.unavailable("a stored row is not an item") }
+        var ttl: Int64?
+        if case .integer(let value)? = row.column("ttl") { ttl = Int64(value) }
+        return Item(pk: pk, sk: sk, attributes: attributes, ttl: ttl)
+    }
+
+    /// The smallest string above every string that starts with `prefix`
+    /// (nil for an empty prefix or one that ends in 0xFF).
+    static func prefixEnd(_ prefix: String) -> String? {
+        var bytes = Array(prefix.utf8)
+        while let last = bytes.popLast() {
+            if last < 0x7F {
+                bytes.append(last + 1)
+                return String(decoding: bytes, as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    // MARK: The writer
+
+    private func write<T: Sendable>(_ work: @escaping @Sendable (SQLiteConnection) async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = WriteJob(
+                run: { db in
+                    do {
+                        let value = try await work(db)
+                        return { continuation.resume(returning: value) }
+                    } catch {
+                        return { continuation.resume(throwing: error) }
+                    }
+                },
+                fail: { continuation.resume(throwing: $0) })
+            if !writes.submit(job) { continuation.resume(throwing: StoreError.unavailable("the store is closed")) }
+        }
+    }
+
+    /// Runs queued writes in batches, one transaction per batch. A job's caller is
+    /// answered only after its batch has committed.
+    private static func runWriter(_ writes: WriteQueue, on db: SQLiteConnection, logger: Logger) async {
+        while let batch = await writes.nextBatch() {
+            var answers: [@Sendable () -> Void] = []
+            answers.reserveCapacity(batch.count)
+            do {
+                _ = try await db.query("BEGIN IMMEDIATE")
+                for job in batch { answers.append(await job.run(db)) }
+                _ = try await db.query("COMMIT")
+                for answer in answers { answer() }
+            } catch {
+                logger.error("write batch failed", metadata: ["error": "\(error)", "jobs": "\(batch.count)"])
+                _ = try? await db.query("ROLLBACK")
+                for job in batch { job.fail(StoreError.unavailable("write failed: \(error)")) }
+            }
+        }
+    }
+}

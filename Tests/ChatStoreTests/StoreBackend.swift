@@ -1,0 +1,40 @@
+import ChatCore
+import ChatSQLiteStore
+import Foundation
+import Testing
+
+/// The backends the conformance suite runs on.
+enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// Runs `body` on a fresh, empty store of this backend, with a clock the test moves.
+    func withStore(_ body: (any ChatStore, ManualClock) async throws -> Void) async throws {
+        let clock = ManualClock()
+        switch self {
+        case .sqlite:
+            let directory = try TemporaryDirectory()
+            let store = try await SQLiteStore.open(path: directory.path + "/conformance.sqlite", clock: clock)
+            do {
+                try await body(store, clock)
+            } catch {
+                try await store.close()
+                throw error
+            }
+            try await store.close()
+        }
+    }
+}
+
+/// A directory under the system's temporary folder, removed when released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("chatroom-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -1,0 +1,233 @@
+import ChatCore
+import ChatSQLiteStore
+import Foundation
+import Testing
+
+/// The store contract, written once and run against every backend: whatever
+/// the chat relies on from `ChatStore` is pinned here.
+@Suite struct StoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func putThenGetRoundTripsEveryAttribute(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let item = Item(pk: "ROOM#r", sk: "MESSAGE#1", attributes: [
+                "Content": .string("quote\" back\\ nl\n tab\t é 👍 \u{0} end"),
+                "Big": .number(Int64.max), "Negative": .number(-42),
+            ], ttl: 2_000_000_000)
+            try await store.put(item, condition: .none)
+            #expect(try await store.get(item.key) == item)
+            #expect(try await store.get(ItemKey(pk: "ROOM#r", sk: "MESSAGE#2")) == nil)
+            #expect(try await store.get(ItemKey(pk: "ROOM#other", sk: "MESSAGE#1")) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func conditionalPutRefusesALiveItemButNotAnExpiredOne(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, clock in
+            let now = clock.nowSeconds()
+            let first = Item(pk: "USER#a", sk: "USER#a", attributes: ["Username": .string("first")])
+            try await store.put(first, condition: .absent)
+            await #expect(throws: StoreError.conditionFailed) {
+                try await store.put(Item(pk: "USER#a", sk: "USER#a", attributes: ["Username": .string("second")]), condition: .absent)
+            }
+            #expect(try await store.get(first.key)?[string: "Username"] == "first")
+
+            // Unconditional put replaces.
+            try await store.put(Item(pk: "USER#a", sk: "USER#a", attributes: ["Username": .string("third")]), condition: .none)
+            #expect(try await store.get(first.key)?[string: "Username"] == "third")
+
+            // An item whose TTL has passed counts as absent.
+            let short = Item(pk: "ROOM#r", sk: "CONN#1", attributes: ["Email": .string("old")], ttl: now + 10)
+            try await store.put(short, condition: .absent)
+            clock.advance(seconds: 10)
+            #expect(try await store.get(short.key) == nil)
+            let fresh = Item(pk: "ROOM#r", sk: "CONN#1", attributes: ["Email": .string("new")], ttl: now + 100)
+            try await store.put(fresh, condition: .absent)
+            #expect(try await store.get(short.key) == fresh)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func racingConditionalPutsHaveExactlyOneWinner(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        do {
+                            try await store.put(Item(pk: "USER#x", sk: "USER#x", attributes: ["N": .number(Int64(index))]), condition: .absent)
+                            return true
+                        } catch StoreError.conditionFailed {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func deleteReturnsWhatItRemovedOnce(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let item = Item(pk: "ROOM#r", sk: "CONN#c", attributes: ["Email": .string("a@b.c")])
+            try await store.put(item, condition: .none)
+            #expect(try await store.delete(item.key) == item)
+            #expect(try await store.delete(item.key) == nil)
+            #expect(try await store.get(item.key) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func queryKeepsToItsPartitionAndPrefixInBothOrders(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            for index in 0..<5 {
+                try await store.put(Item(pk: "ROOM#a", sk: "MESSAGE#\(index)"), condition: .none)
+                try await store.put(Item(pk: "ROOM#b", sk: "MESSAGE#\(index)"), condition: .none)
+            }
+            try await store.put(Item(pk: "ROOM#a", sk: "CONN#x"), condition: .none)
+            try await store.put(Item(pk: "ROOM#a", sk: "MESSAGE"), condition: .none)
+            try await store.put(Item(pk: "ROOM#a", sk: "MESSAGF#0"), condition: .none)
+            try await store.put(Item(pk: "ROOM#ab", sk: "MESSAGE#9"), condition: .none)
+
+            let ascending = try await store.query(pk: "ROOM#a", skPrefix: "MESSAGE#", order: .ascending, limit: 100, exclusiveStart: nil)
+            #expect(ascending.items.map(\.sk) == (0..<5).map { "MESSAGE#\($0)" })
+            #expect(ascending.lastEvaluatedSK == nil)
+            let descending = try await store.query(pk: "ROOM#a", skPrefix: "MESSAGE#", order: .descending, limit: 100, exclusiveStart: nil)
+            #expect(descending.items.map(\.sk) == (0..<5).reversed().map { "MESSAGE#\($0)" })
+            let connections = try await store.query(pk: "ROOM#a", skPrefix: "CONN#", order: .ascending, limit: 100, exclusiveStart: nil)
+            #expect(connections.items.map(\.sk) == ["CONN#x"])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func pagingVisitsEveryLiveItemOnceAndSkipsExpiredOnes(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, clock in
+            let now = clock.nowSeconds()
+            for index in 0..<23 {
+                let ttl: Int64? = index % 4 == 0 ? now + 5 : (index % 3 == 0 ? nil : now + 1000)
+                try await store.put(Item(pk: "ROOM#p", sk: String(format: "MESSAGE#%03d", index), ttl: ttl), condition: .none)
+            }
+            clock.advance(seconds: 6)
+            let live = (0..<23).filter { $0 % 4 != 0 }.map { String(format: "MESSAGE#%03d", $0) }
+            for order in [SortOrder.ascending, .descending] {
+                var seen: [String] = []
+                var start: String? = nil
+                var pages = 0
+                repeat {
+                    let page = try await store.query(pk: "ROOM#p", skPrefix: "MESSAGE#", order: order, limit: 4, exclusiveStart: start)
+                    #expect(page.items.count <= 4)
+                    seen += page.items.map(\.sk)
+                    start = page.lastEvaluatedSK
+                    pages += 1
+                } while start != nil && pages < 100
+                #expect(seen == (order == .ascending ? live : live.reversed()))
+            }
+            #expect(try await store.queryAll(pk: "ROOM#p", skPrefix: "MESSAGE#", pageSize: 3).map(\.sk) == live)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func anUnstoredKeyIsStillAPositionForPaging(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            for index in [10, 20, 30, 40] {
+                try await store.put(Item(pk: "ROOM#q", sk: "MESSAGE#\(index)"), condition: .none)
+            }
+            let newer = try await store.query(pk: "ROOM#q", skPrefix: "MESSAGE#", order: .ascending, limit: 10, exclusiveStart: "MESSAGE#25")
+            #expect(newer.items.map(\.sk) == ["MESSAGE#30", "MESSAGE#40"])
+            let older = try await store.query(pk: "ROOM#q", skPrefix: "MESSAGE#", order: .descending, limit: 10, exclusiveStart: "MESSAGE#25")
+            #expect(older.items.map(\.sk) == ["MESSAGE#20", "MESSAGE#10"])
+            let fromStored = try await store.query(pk: "ROOM#q", skPrefix: "MESSAGE#", order: .descending, limit: 1, exclusiveStart: "MESSAGE#30")
+            #expect(fromStored.items.map(\.sk) == ["MESSAGE#20"])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func transactionsWriteAllOrNothing(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            try await store.put(Item(pk: "ROOM#t", sk: "DEDUPE#x", attributes: ["V": .string("old")]), condition: .none)
+            await #expect(throws: StoreError.transactionCanceled(index: 1)) {
+                try await store.transactWrite([
+                    (Item(pk: "ROOM#t", sk: "MESSAGE#1"), .absent),
+                    (Item(pk: "ROOM#t", sk: "DEDUPE#x", attributes: ["V": .string("new")]), .absent),
+                ])
+            }
+            #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "MESSAGE#1")) == nil)
+            #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "DEDUPE#x"))?[string: "V"] == "old")
+
+            try await store.transactWrite([
+                (Item(pk: "ROOM#t", sk: "DEDUPE#y"), .absent),
+                (Item(pk: "ROOM#t", sk: "MESSAGE#2"), .absent),
+            ])
+            #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "DEDUPE#y")) != nil)
+            #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "MESSAGE#2")) != nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func deleteAllSweepsOnePrefixAcrossPartitions(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            for room in ["a", "b", "c"] {
+                try await store.put(Item(pk: "ROOM#\(room)", sk: "CONN#1"), condition: .none)
+                try await store.put(Item(pk: "ROOM#\(room)", sk: "CONN#2"), condition: .none)
+                try await store.put(Item(pk: "ROOM#\(room)", sk: "MESSAGE#1"), condition: .none)
+            }
+            try await store.put(Item(pk: "USER#CONN#", sk: "USER#CONN#"), condition: .none)
+            #expect(try await store.deleteAll(skPrefix: "CONN#") == 6)
+            for room in ["a", "b", "c"] {
+                #expect(try await store.queryAll(pk: "ROOM#\(room)", skPrefix: "CONN#").isEmpty)
+                #expect(try await store.get(ItemKey(pk: "ROOM#\(room)", sk: "MESSAGE#1")) != nil)
+            }
+            #expect(try await store.get(ItemKey(pk: "USER#CONN#", sk: "USER#CONN#")) != nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func pingAnswers(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in try await store.ping() }
+    }
+}
+
+/// What only the SQLite store promises: its file outlives the process, and it
+/// deletes expired rows in the background.
+@Suite struct SQLiteStoreTests {
+    @Test func itemsSurviveReopeningTheFile() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/chat.sqlite"
+        let clock = ManualClock()
+        let first = try await SQLiteStore.open(path: path, clock: clock)
+        try await first.put(Item(pk: "USER#a", sk: "USER#a", attributes: ["Username": .string("a")]), condition: .absent)
+        try await first.close()
+        let second = try await SQLiteStore.open(path: path, clock: clock)
+        #expect(try await second.get(ItemKey(pk: "USER#a", sk: "USER#a"))?[string: "Username"] == "a")
+        try await second.close()
+    }
+
+    @Test func sweepDeletesOnlyExpiredRows() async throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualClock()
+        let store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: clock)
+        let now = clock.nowSeconds()
+        try await store.put(Item(pk: "ROOM#r", sk: "CONN#old", ttl: now + 1), condition: .none)
+        try await store.put(Item(pk: "ROOM#r", sk: "CONN#new", ttl: now + 100), condition: .none)
+        try await store.put(Item(pk: "ROOM#r", sk: "MESSAGE#keep"), condition: .none)
+        #expect(try await store.sweepExpired() == 0)
+        clock.advance(seconds: 2)
+        #expect(try await store.sweepExpired() == 1)
+        #expect(try await store.delete(ItemKey(pk: "ROOM#r", sk: "CONN#old")) == nil)
+        #expect(try await store.get(ItemKey(pk: "ROOM#r", sk: "CONN#new")) != nil)
+        try await store.close()
+    }
+
+    @Test func manyConcurrentWritesAllCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: SystemClock())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await store.put(Item(pk: "ROOM#load", sk: String(format: "MESSAGE#%04d", index)), condition: .absent) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.queryAll(pk: "ROOM#load", skPrefix: "MESSAGE#").count == 500)
+        try await store.close()
+    }
+}
