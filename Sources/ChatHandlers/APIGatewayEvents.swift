@@ -72,7 +72,7 @@ public struct HTTPRequestEvent: Codable, Sendable {
 }
 
 /// An HTTP API response (payload format 2.0).
-public struct HTTPResponse: Codable, Sendable, Hashable {
+public struct HTTPAPIResponse: Codable, Sendable, Hashable {
     public var statusCode: Int
     public var headers: [String: String]?
     public var body: String?

@@ -4,7 +4,7 @@ import Logging
 
 extension Handlers {
     /// `POST /auth/v1/register` (and its alias `/auth/v1/reister`).
-    public func register(_ event: HTTPRequestEvent) async -> HTTPResponse {
+    public func register(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
         await respond {
             let fields = try JSONFields(body: event.decodedBody)
             let email = try Validation.email(try fields.requiredString("email"))
@@ -17,13 +17,13 @@ extension Handlers {
                 $0.field("email", email)
                 $0.field("username", username)
             }
-            return HTTPResponse(statusCode: 201, body: json.text)
+            return HTTPAPIResponse(statusCode: 201, body: json.text)
         }
     }
 
     /// `POST /auth/v1/login`: a token for one room. Every failure that is not a
     /// malformed request is the same 401, so nobody learns whether an email exists.
-    public func login(_ event: HTTPRequestEvent) async -> HTTPResponse {
+    public func login(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
         await respond {
             let fields = try JSONFields(body: event.decodedBody)
             let rawEmail = try fields.requiredString("email")
@@ -50,21 +50,21 @@ extension Handlers {
                 $0.field("username", member.username)
                 $0.field("room_id", roomID)
             }
-            return HTTPResponse(statusCode: 200, body: json.text)
+            return HTTPAPIResponse(statusCode: 200, body: json.text)
         }
     }
 
     /// Turns a thrown `ChatError` into the contract's error body, and anything
     /// else into a 500 that says nothing about the inside.
-    private func respond(_ body: () async throws -> HTTPResponse) async -> HTTPResponse {
+    private func respond(_ body: () async throws -> HTTPAPIResponse) async -> HTTPAPIResponse {
         do {
             return try await body()
         } catch let error as ChatError {
-            return HTTPResponse(statusCode: error.code.httpStatus, body: error.httpBody)
+            return HTTPAPIResponse(statusCode: error.code.httpStatus, body: error.httpBody)
         } catch {
             logger.error("request failed", metadata: ["error": "\(error)"])
             let failure = ChatError(.internalError, "the server could not complete the request")
-            return HTTPResponse(statusCode: 500, body: failure.httpBody)
+            return HTTPAPIResponse(statusCode: 500, body: failure.httpBody)
         }
     }
 }

@@ -1,0 +1,19 @@
+/// How the local gateway listens and which of API Gateway's limits it keeps.
+public struct GatewayConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// One WebSocket frame, in payload bytes; a larger one closes the connection with 1009.
+    public var maxFrameBytes = 32_768
+    /// One WebSocket message, fragments together; larger closes with 1009.
+    public var maxMessageBytes = 131_072
+    /// A connection with no frame from the client for this long is closed (1001).
+    public var idleTimeout: Duration = .seconds(600)
+    /// HTTP request bodies; larger ones get 413.
+    public var maxRequestBodyBytes = 65_536
+    /// Frames waiting for one slow client before it is disconnected (it catches up on reconnect).
+    public var maxQueuedFramesPerConnection = 4096
+    /// The stage name put into events, as API Gateway would.
+    public var stage = "local"
+
+    public init() {}
+}

@@ -1,0 +1,137 @@
+import ChatCore
+import ChatHandlers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// The request context of the gateway's HTTP side: the body limit, and the
+/// client's address for the events' `sourceIp`.
+struct GatewayRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: String
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "127.0.0.1"
+    }
+}
+
+extension LocalGateway {
+    /// The HTTP routes, each turned into an HTTP API (payload 2.0) event.
+    func httpRouter() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        let allowed: [String: HTTPRequest.Method] = [
+            "/auth/v1/register": .post, "/auth/v1/reister": .post, "/auth/v1/login": .post,
+            "/health": .get, "/ws": .get,
+        ]
+        router.add(middleware: ContractErrors(maxBodyBytes: configuration.maxRequestBodyBytes, allowedMethods: allowed))
+
+        let handlers = self.handlers
+        for path in ["/auth/v1/register", "/auth/v1/reister"] {
+            router.post(RouterPath(path)) { request, context in
+                try await self.invoke(handlers.register, request, context, route: "POST \(path)")
+            }
+        }
+        router.post("/auth/v1/login") { request, context in
+            try await self.invoke(handlers.login, request, context, route: "POST /auth/v1/login")
+        }
+        router.get("/health") { _, _ in
+            do {
+                try await handlers.environment.repository.store.ping()
+                return Self.json(status: .ok, #"{"status":"ok"}"#)
+            } catch {
+                return Self.json(status: .serviceUnavailable, ChatError(.internalError, "the store does not answer").httpBody)
+            }
+        }
+        router.get("/ws") { _, _ -> Response in
+            // Only a request without `Upgrade: websocket` gets here.
+            throw ContractError(status: .upgradeRequired, ChatError(.invalidRequest, "this endpoint speaks WebSocket: send an upgrade request"))
+        }
+        return router
+    }
+
+    /// Builds API Gateway's HTTP event from the request, calls the handler, and
+    /// writes its response back.
+    private func invoke(_ handler: @Sendable (HTTPRequestEvent) async -> HTTPAPIResponse, _ request: Request,
+                        _ context: GatewayRequestContext, route: String) async throws -> Response {
+        let body = try await request.body.collect(upTo: configuration.maxRequestBodyBytes)
+        let now = handlers.environment.clock.now()
+        let headers = Self.headerDictionary(request.headers)
+        let event = HTTPRequestEvent(
+            routeKey: route, rawPath: request.uri.path, rawQueryString: request.uri.query ?? "", headers: headers,
+            queryStringParameters: Self.queryDictionary(request.uri),
+            requestContext: .init(
+                domainName: "\(configuration.host):\(configuration.port)",
+                http: .init(method: request.method.rawValue, path: request.uri.path, sourceIp: context.remoteAddress,
+                            userAgent: headers["user-agent"] ?? ""),
+                requestId: UUID().uuidString, routeKey: route,
+                time: Date(timeIntervalSince1970: Double(now) / 1000).formatted(.iso8601), timeEpoch: now),
+            body: String(buffer: body))
+        let response = await handler(event)
+        var fields = HTTPFields()
+        for (name, value) in response.headers ?? [:] {
+            if let name = HTTPField.Name(name) { fields[name] = value }
+        }
+        return Response(status: .init(code: response.statusCode), headers: fields,
+                        body: .init(byteBuffer: ByteBuffer(string: response.body ?? "")))
+    }
+
+    static func json(status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// An HTTP error in the contract's shape.
+struct ContractError: Error {
+    var status: HTTPResponse.Status
+    var error: ChatError
+    var headers: HTTPFields = [:]
+
+    init(status: HTTPResponse.Status, _ error: ChatError, headers: HTTPFields = [:]) {
+        self.status = status
+        self.error = error
+        self.headers = headers
+    }
+
+    var response: Response {
+        var headers = self.headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: error.httpBody)))
+    }
+}
+
+/// Gives every HTTP error the contract's body (PROTOCOL.md §2a): 404, 405 with
+/// `Allow`, 413 for bodies over the limit, and a 500 that tells nothing.
+struct ContractErrors: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let maxBodyBytes: Int
+    let allowedMethods: [String: HTTPRequest.Method]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
+                throw NIOTooManyBytesError(maxBytes: maxBodyBytes)
+            }
+            return try await next(request, context)
+        } catch let error as ContractError {
+            return error.response
+        } catch is NIOTooManyBytesError {
+            return ContractError(status: .contentTooLarge, ChatError(.payloadTooLarge, "body: larger than \(maxBodyBytes) bytes")).response
+        } catch let error as HTTPError where error.status == .notFound {
+            if let method = allowedMethods[request.uri.path] {
+                return ContractError(status: .methodNotAllowed,
+                                     ChatError(.methodNotAllowed, "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(method.rawValue)"),
+                                     headers: [.allow: method.rawValue]).response
+            }
+            return ContractError(status: .notFound, ChatError(.notFound, "no route for \(request.method.rawValue) \(request.uri.path)")).response
+        } catch let error as any HTTPResponseError {
+            return ContractError(status: error.status, ChatError(.invalidRequest, error.status.reasonPhrase)).response
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            return ContractError(status: .internalServerError, ChatError(.internalError, "the server could not complete the request")).response
+        }
+    }
+}

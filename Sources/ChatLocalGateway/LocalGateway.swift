@@ -1,0 +1,210 @@
+import ChatCore
+import ChatHandlers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import ServiceLifecycle
+
+/// The local stand-in for API Gateway: one port serving the HTTP routes and the
+/// WebSocket at `/ws`. It builds the very events API Gateway would and calls the
+/// handlers in-process; delivery to a connection is a write to its socket.
+public struct LocalGateway: Sendable {
+    public let handlers: Handlers
+    public let configuration: GatewayConfiguration
+    let registry: ConnectionRegistry
+    let logger: Logger
+
+    /// Wires the handlers to this gateway's in-process delivery.
+    /// - Parameter makeEnvironment: builds the handlers' environment around the
+    ///   delivery seam the gateway provides.
+    public init(configuration: GatewayConfiguration, logger: Logger,
+                makeEnvironment: (any ConnectionDelivery) -> HandlerEnvironment) {
+        let registry = ConnectionRegistry()
+        self.registry = registry
+        self.handlers = Handlers(makeEnvironment(LocalDelivery(registry: registry)))
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The number of WebSockets open right now.
+    public var openConnections: Int { registry.count }
+
+    /// The Hummingbird application; run it (it is a `Service`) to serve.
+    /// - Parameter onRunning: called with the bound port once listening (port 0 picks one).
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol & Service {
+        let webSocket = WebSocketServerConfiguration(
+            maxFrameSize: configuration.maxFrameBytes, extensions: [], autoPing: .disabled, validateUTF8: true)
+        let gateway = self
+        return Application(
+            router: httpRouter(),
+            server: .http1WebSocketUpgrade(configuration: .init(ws: webSocket)) { head, channel, _ in
+                await gateway.shouldUpgrade(head, channel: channel)
+            },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatroom"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? gateway.configuration.port) },
+            logger: logger)
+    }
+
+    // MARK: WebSocket
+
+    /// `$connect`'s authorizer runs here, before the upgrade: a refusal is a 401
+    /// with the contract's error body and nothing is recorded.
+    func shouldUpgrade(_ head: HTTPRequest, channel: any Channel) async
+        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    {
+        let uri = URI(head.path ?? "/")
+        guard uri.path == "/ws" else {
+            await refuseUpgrade(on: channel, status: .notFound, body: ChatError(.notFound, "no WebSocket endpoint at \(uri.path)").httpBody)
+            return .dontUpgrade
+        }
+        let connectionID = Self.newConnectionID()
+        let now = handlers.environment.clock.now()
+        let headers = Self.headerDictionary(head.headerFields)
+        let query = Self.queryDictionary(uri)
+        let context = requestContext(route: "$connect", eventType: "CONNECT", connectionID: connectionID,
+                                     connectedAt: now, authorizer: nil)
+        let authorizerEvent = AuthorizerEvent(
+            methodArn: "arn:aws:execute-api:local:000000000000:local/\(configuration.stage)/$connect",
+            headers: headers, queryStringParameters: query, requestContext: context)
+        let authorized: [String: String]
+        do {
+            authorized = try await handlers.authorize(authorizerEvent).context
+        } catch {
+            await refuseUpgrade(on: channel, status: .unauthorized,
+                                body: ChatError(.unauthorized, "token: missing, malformed, tampered or expired").httpBody)
+            return .dontUpgrade
+        }
+        do {
+            try await installIdleTimeout(on: channel, timeout: configuration.idleTimeout)
+        } catch {
+            return .dontUpgrade
+        }
+        let session = Session(id: connectionID, connectedAt: now, authorizer: authorized, headers: headers, query: query)
+        let gateway = self
+        return .upgrade([:]) { inbound, outbound, _ in
+            try await gateway.serve(session, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// One connection's life: `$connect`, its frames in arrival order, `$disconnect`
+    /// however the socket ends.
+    func serve(_ session: Session, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let (outbox, continuation) = AsyncStream.makeStream(
+            of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(configuration.maxQueuedFramesPerConnection))
+        registry.add(session.id, continuation)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The only task that writes data frames to this socket.
+            group.addTask {
+                for await payload in outbox {
+                    do {
+                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: payload)))
+                    } catch {
+                        return
+                    }
+                }
+            }
+            var failure: (any Error)?
+            let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
+            if connected.statusCode == 200 {
+                do {
+                    for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
+                        await handle(message, from: session)
+                    }
+                } catch {
+                    // Too large a message (1009) or a broken socket: either way the
+                    // connection is over; the framework picks the close code.
+                    failure = error
+                }
+            } else {
+                try? await outbound.close(.unexpectedServerError, reason: "could not join the room")
+            }
+            registry.remove(session.id)
+            if connected.statusCode == 200 {
+                _ = await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
+            }
+            group.cancelAll()
+            if let failure { throw failure }
+        }
+    }
+
+    /// Routes one client message as API Gateway does, by its `action` field.
+    func handle(_ message: WebSocketMessage, from session: Session) async {
+        switch message {
+        case .text(let text):
+            let route = Self.route(of: text)
+            let event = event(session, route: route, eventType: "MESSAGE", body: text)
+            switch route {
+            case "sendMessage": _ = await handlers.sendMessage(event)
+            case "getMessages": _ = await handlers.getMessages(event)
+            case "listMembers": _ = await handlers.listMembers(event)
+            default: _ = await handlers.defaultRoute(event)
+            }
+        case .binary(let buffer):
+            let body = Data(buffer.readableBytesView).base64EncodedString()
+            _ = await handlers.defaultRoute(event(session, route: "$default", eventType: "MESSAGE", body: body, isBase64Encoded: true))
+        }
+    }
+
+    /// API Gateway's `$request.body.action`: the route named by a JSON object's
+    /// string `action`, else `$default`.
+    static func route(of text: String) -> String {
+        guard case .string(let action)? = JSONValue.parse(text)?.objectValue?["action"],
+              Handlers.actionRoutes.contains(action)
+        else { return "$default" }
+        return action
+    }
+
+    struct Session: Sendable {
+        var id: ConnectionID
+        var connectedAt: Milliseconds
+        var authorizer: [String: String]
+        var headers: [String: String]
+        var query: [String: String]?
+    }
+
+    func event(_ session: Session, route: String, eventType: String, body: String? = nil, isBase64Encoded: Bool = false) -> WebSocketEvent {
+        let context = requestContext(route: route, eventType: eventType, connectionID: session.id,
+                                     connectedAt: session.connectedAt, authorizer: session.authorizer)
+        let connecting = eventType == "CONNECT"
+        return WebSocketEvent(requestContext: context, headers: connecting ? session.headers : nil,
+                              queryStringParameters: connecting ? session.query : nil, body: body, isBase64Encoded: isBase64Encoded)
+    }
+
+    func requestContext(route: String, eventType: String, connectionID: ConnectionID, connectedAt: Milliseconds,
+                        authorizer: [String: String]?) -> WebSocketEvent.RequestContext {
+        WebSocketEvent.RequestContext(
+            routeKey: route, eventType: eventType, connectionId: connectionID, requestId: UUID().uuidString,
+            messageId: eventType == "MESSAGE" ? UUID().uuidString : nil,
+            domainName: "\(configuration.host):\(configuration.port)", stage: configuration.stage,
+            connectedAt: connectedAt, requestTimeEpoch: handlers.environment.clock.now(), authorizer: authorizer)
+    }
+
+    /// An id in the style of API Gateway's: 16 random bytes, base64url.
+    static func newConnectionID() -> ConnectionID {
+        var generator = SystemRandomNumberGenerator()
+        return Base64URL.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    static func headerDictionary(_ fields: HTTPFields) -> [String: String] {
+        var headers: [String: String] = [:]
+        for field in fields {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { "\($0),\(field.value)" } ?? field.value
+        }
+        return headers
+    }
+
+    static func queryDictionary(_ uri: URI) -> [String: String]? {
+        var query: [String: String] = [:]
+        for (name, value) in uri.queryParameters {
+            query[String(name)] = String(value)
+        }
+        return query.isEmpty ? nil : query
+    }
+}

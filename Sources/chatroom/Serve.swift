@@ -1,0 +1,155 @@
+import ArgumentParser
+import ChatCore
+import ChatHandlers
+import ChatLocalGateway
+import ChatSQLiteStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `chatroom serve`: the local all-in-one gateway on the embedded store.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the chat room on this machine: HTTP + WebSocket on one port.")
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8080
+
+    @Option(help: "Folder for the database and the generated JWT secret.")
+    var dataDir = "chatroom-data"
+
+    @Option(help: "Token lifetime in seconds.")
+    var tokenLifetime: Int64 = 3600
+
+    @Option(help: "How long messages are kept, in days.")
+    var messageRetentionDays: Int64 = 30
+
+    @Option(help: "Longest message, in characters.")
+    var maxMessageLength = 4096
+
+    @Option(help: "Frames a connection may send in a burst.")
+    var rateBurst = 100
+
+    @Option(help: "Frames per second a connection may send after its burst.")
+    var ratePerSecond = 20.0
+
+    @Flag(help: "Switch the per-connection rate limit off.")
+    var noRateLimit = false
+
+    @Option(help: "Seconds without a frame from the client before its connection is closed.")
+    var idleTimeout = 600
+
+    @Option(help: "Seconds between sweeps of expired items.")
+    var sweepInterval = 60
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
+        guard messageRetentionDays > 0 else { throw ValidationError("--message-retention-days must be positive") }
+        guard maxMessageLength > 0 else { throw ValidationError("--max-message-length must be positive") }
+        guard rateBurst > 0, ratePerSecond > 0 else { throw ValidationError("--rate-burst and --rate-per-second must be positive") }
+        guard idleTimeout > 0, sweepInterval > 0 else { throw ValidationError("--idle-timeout and --sweep-interval must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "chatroom")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        let dataDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let secret = try JWTSecret.load(environment: ProcessInfo.processInfo.environment, dataDirectory: dataDirectory, logger: logger)
+
+        let clock = SystemClock()
+        let store = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger)
+        let tokens: TokenService
+        do {
+            tokens = try await TokenService(secret: secret, lifetimeSeconds: tokenLifetime, clock: clock)
+        } catch {
+            try await store.close()
+            throw ValidationError("\(error.message)")
+        }
+        var config = ChatConfig()
+        config.maxMessageLength = maxMessageLength
+        config.messageRetentionSeconds = messageRetentionDays * 24 * 3600
+        let rateLimiter: any RateLimiter = noRateLimit
+            ? UnlimitedRate() : TokenBucketLimiter(RateLimit(burst: rateBurst, perSecond: ratePerSecond), clock: clock)
+
+        var gatewayConfiguration = GatewayConfiguration()
+        gatewayConfiguration.host = host
+        gatewayConfiguration.port = port
+        gatewayConfiguration.idleTimeout = .seconds(idleTimeout)
+        let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
+            HandlerEnvironment(store: store, tokens: tokens, delivery: delivery, rateLimiter: rateLimiter,
+                               clock: clock, config: config, logger: logger)
+        }
+
+        // Connections of a previous process are gone with it.
+        let stale = try await gateway.handlers.environment.repository.forgetAllConnections()
+        if stale > 0 { logger.info("forgot connections of a previous run", metadata: ["count": "\(stale)"]) }
+
+        let host = self.host
+        let application = gateway.application { [logger] port in
+            logger.info("chatroom listening", metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"])
+        }
+        let sweeper = PeriodicTask(interval: .seconds(sweepInterval)) { await store.runSweeper(every: $0) }
+        let services = ServiceGroup(configuration: .init(
+            services: [sweeper, application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            try await store.close()
+            throw error
+        }
+        try await store.close()
+        logger.info("chatroom stopped")
+    }
+}
+
+/// A background loop run as a service until graceful shutdown.
+struct PeriodicTask: Service {
+    let interval: Duration
+    let body: @Sendable (Duration) async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await body(interval) }
+    }
+}
+
+/// The JWT secret: `CHAT_JWT_SECRET` when set, else one generated on first start
+/// and kept in the data folder, readable by the owner only, so tokens survive a restart.
+enum JWTSecret {
+    static let environmentVariable = "CHAT_JWT_SECRET"
+    static let fileName = "jwt-secret"
+
+    static func load(environment: [String: String], dataDirectory: String, logger: Logger) throws -> [UInt8] {
+        if let configured = environment[environmentVariable] {
+            guard configured.utf8.count >= TokenService.minimumSecretBytes else {
+                throw ValidationError("\(environmentVariable) must be at least \(TokenService.minimumSecretBytes) bytes long")
+            }
+            return Array(configured.utf8)
+        }
+        let path = dataDirectory + "/" + fileName
+        if let stored = FileManager.default.contents(atPath: path) {
+            let text = String(decoding: stored, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let secret = Base64URL.decode(text), secret.count >= TokenService.minimumSecretBytes else {
+                throw ValidationError("\(path) does not hold a usable secret; delete it to generate a new one")
+            }
+            return Array(secret)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<48).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        guard FileManager.default.createFile(atPath: path, contents: Data((Base64URL.encode(secret) + "\n").utf8),
+                                             attributes: [.posixPermissions: 0o600])
+        else { throw ValidationError("could not write \(path)") }
+        logger.info("generated a JWT secret", metadata: ["file": "\(path)"])
+        return secret
+    }
+}
