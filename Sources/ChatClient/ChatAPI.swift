@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The chat's HTTP API from a client's side: register and log in.
+public struct ChatAPI: Sendable {
+    /// What the server answered: status and the body's JSON object (empty when none).
+    public struct Answer: Sendable {
+        public var status: Int
+        public var body: String
+        public var json: [String: JSONText] { JSONText.object(body) }
+    }
+
+    public let baseURL: String
+    let http: HTTPClient
+
+    /// - Parameter baseURL: e.g. `http://127.0.0.1:8080` (no trailing slash).
+    public init(baseURL: String, http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    public func register(email: String, username: String, password: String) async throws -> Answer {
+        try await post("/auth/v1/register", json: ["email": email, "username": username, "password": password])
+    }
+
+    public func login(email: String, password: String, roomID: String? = nil) async throws -> Answer {
+        var body = ["email": email, "password": password]
+        body["room_id"] = roomID
+        return try await post("/auth/v1/login", json: body)
+    }
+
+    /// A token for the room, or an error naming what the server said.
+    public func token(email: String, password: String, roomID: String? = nil) async throws -> String {
+        let answer = try await login(email: email, password: password, roomID: roomID)
+        guard answer.status == 200, case .string(let token)? = answer.json["token"] else {
+            throw ChatClientError.refused(status: answer.status, body: answer.body)
+        }
+        return token
+    }
+
+    public func post(_ path: String, json: [String: String]) async throws -> Answer {
+        try await send(path, method: .POST, body: String(decoding: try JSONEncoder().encode(json), as: UTF8.self))
+    }
+
+    /// Any request, with a raw body: for probing the API's edges.
+    public func send(_ path: String, method: HTTPMethod, body: String? = nil, headers: [(String, String)] = []) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return Answer(status: Int(response.status.code), body: String(buffer: bytes))
+    }
+}
+
+public enum ChatClientError: Error, CustomStringConvertible {
+    case refused(status: Int, body: String)
+    case notConnected
+    case timedOut(String)
+
+    public var description: String {
+        switch self {
+        case .refused(let status, let body): "the server refused (\(status)): \(body)"
+        case .notConnected: "the WebSocket is not connected"
+        case .timedOut(let what): "timed out waiting for \(what)"
+        }
+    }
+}

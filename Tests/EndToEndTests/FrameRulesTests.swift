@@ -1,0 +1,153 @@
+import ChatClient
+import ChatCore
+import ChatSQLiteStore
+import ChatLocalGateway
+import NIOCore
+import WSCore
+import Foundation
+import Testing
+
+/// Bad frames get the contract's error frame and harm nothing; the limits close
+/// the connection the way API Gateway does.
+@Suite struct FrameRulesTests {
+    @Test func everyBadFrameGetsItsErrorAndTheConnectionStaysOpen() async throws {
+        var options = TestServer.Options()
+        options.config.maxMessageLength = 10
+        try await TestServer.with(options) { server in
+            let alice = try await server.member("alice")
+            let bob = try await server.member("bob")
+            let a = try await server.connect(alice)
+            let b = try await server.connect(bob)
+            try await a.next("presence")
+            let cases: [(String, String)] = [
+                ("not json", "invalid_json"),
+                ("{\"action\": ", "invalid_json"),
+                ("[1, 2]", "invalid_request"),
+                ("\"sendMessage\"", "invalid_request"),
+                (#"{"message": "hi"}"#, "invalid_request"),
+                (#"{"action": 7}"#, "invalid_request"),
+                (#"{"action": null}"#, "invalid_request"),
+                (#"{"action": "dance"}"#, "unknown_action"),
+                (#"{"action": "SENDMESSAGE", "message": "hi"}"#, "unknown_action"),
+                (#"{"action": "sendMessage"}"#, "invalid_request"),
+                (#"{"action": "sendMessage", "message": 5}"#, "invalid_request"),
+                (#"{"action": "sendMessage", "message": "   \n\t "}"#, "invalid_request"),
+                (#"{"action": "sendMessage", "message": "12345678901"}"#, "message_too_long"),
+                (#"{"action": "sendMessage", "message": "           "}"#, "message_too_long"),
+                (#"{"action": "sendMessage", "message": "ok", "client_msg_id": ""}"#, "invalid_request"),
+                (#"{"action": "sendMessage", "message": "ok", "client_msg_id": 12}"#, "invalid_request"),
+            ]
+            for (frame, code) in cases {
+                try await a.send(frame)
+                let error = try await a.next("error")
+                #expect(error["code"]?.string == code, "\(frame)")
+                #expect(error["message"]?.string?.isEmpty == false)
+            }
+            try await a.socket.send(frame: .binary(.init(bytes: [0, 1, 2])))
+            #expect(try await a.next("error")["code"]?.string == "invalid_json")
+            await b.expectSilence()
+            // Ten characters is fine (emoji count as code points), and the connection still works.
+            try await a.say("👍👍👍👍👍👍👍👍👍👍", clientMessageID: "fine")
+            #expect(try await a.next("message")["message"]?.string == "👍👍👍👍👍👍👍👍👍👍")
+            #expect(try await b.next("message")["client_msg_id"]?.string == "fine")
+            let history = try await a.request(["action": "getMessages"], expecting: "messages")
+            #expect(history["messages"]?.array?.count == 1)
+            await a.close()
+            await b.close()
+        }
+    }
+
+    @Test func theRateLimitRefusesWithoutStoringAndRefills() async throws {
+        var options = TestServer.Options()
+        options.rateLimit = RateLimit(burst: 5, perSecond: 2)
+        try await TestServer.with(options) { server in
+            let alice = try await server.member("alice")
+            let a = try await server.connect(alice)
+            try await a.send("garbage")  // a refused frame still takes a token
+            #expect(try await a.next("error")["code"]?.string == "invalid_json")
+            for index in 0..<6 { try await a.say("burst \(index)") }
+            var codes: [String] = []
+            for _ in 0..<6 {
+                let frame = try await a.next()
+                codes.append(frame["type"]?.string == "error" ? frame["code"]?.string ?? "?" : "message")
+            }
+            #expect(codes == ["message", "message", "message", "message", "rate_limited", "rate_limited"])
+            try await Task.sleep(for: .milliseconds(1100))
+            try await a.say("after a pause")
+            #expect(try await a.next("message")["message"]?.string == "after a pause")
+            let history = try await a.request(["action": "getMessages"], expecting: "messages")
+            #expect(history["messages"]?.array?.count == 5)
+            await a.close()
+        }
+    }
+
+    @Test func anOversizedFrameClosesWith1009() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.member("alice")
+            let socket = try RawSocket(port: server.port)
+            #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            // 32 KB exactly is accepted…
+            let fits = #"{"action":"dance","pad":""# + String(repeating: "x", count: 32_768 - 27) + #""}"#
+            #expect(fits.utf8.count == 32_768)
+            try await socket.sendFrame(opcode: 0x1, payload: Array(fits.utf8))
+            let answer = try await socket.readFrame()
+            #expect(answer.opcode == 0x1)
+            #expect(JSONText.object(String(decoding: answer.payload, as: UTF8.self))["code"]?.string == "unknown_action")
+            // …one byte more is not.
+            try await socket.sendFrame(opcode: 0x1, payload: Array((fits + " ").utf8))
+            #expect(try await socket.readCloseCode() == 1009)
+        }
+    }
+
+    @Test func aFragmentedMessageOver128KBClosesWith1009() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.member("alice")
+            let socket = try RawSocket(port: server.port)
+            #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 30_000)
+            try await socket.sendFrame(opcode: 0x1, payload: chunk, fin: false)
+            for _ in 0..<4 { try await socket.sendFrame(opcode: 0x0, payload: chunk, fin: false) }
+            try await socket.sendFrame(opcode: 0x0, payload: chunk, fin: true)
+            #expect(try await socket.readCloseCode() == 1009)
+        }
+    }
+
+    @Test func anAbruptDisconnectIsCleanedUpAndAnnounced() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.member("alice")
+            let bob = try await server.member("bob")
+            let a = try await server.connect(alice)
+            let socket = try RawSocket(port: server.port)
+            #expect(try await socket.upgrade(path: "/ws?token=\(bob.token)").status == 101)
+            #expect(try await a.next("presence")["event"]?.string == "joined")
+            socket.vanish()
+            let left = try await a.next("presence")
+            #expect(left["event"]?.string == "left")
+            #expect(left["email"]?.string == "bob@example.com")
+            #expect(try await server.storedConnections(in: "lobby").count == 1)
+            #expect(server.gateway.openConnections == 1)
+            await a.close()
+        }
+    }
+
+    @Test func anIdleConnectionIsClosedButTrafficKeepsItOpen() async throws {
+        var options = TestServer.Options()
+        options.gateway.idleTimeout = .seconds(1)
+        try await TestServer.with(options) { server in
+            let alice = try await server.member("alice")
+            let busy = try RawSocket(port: server.port)
+            #expect(try await busy.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            let idle = try RawSocket(port: server.port)
+            #expect(try await idle.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            for _ in 0..<4 {
+                try await Task.sleep(for: .milliseconds(400))
+                try await busy.sendFrame(opcode: 0x9, payload: [])  // a ping is traffic
+                #expect(try await busy.readFrame().opcode == 0xA)
+            }
+            #expect(try await idle.readCloseCode() == 1001)
+            try await busy.sendFrame(opcode: 0x1, payload: Array(#"{"action":"listMembers"}"#.utf8))
+            let members = JSONText.object(String(decoding: try await busy.readFrame().payload, as: UTF8.self))
+            #expect(members["members"]?.array?.count == 1)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ChatClient
+import Foundation
+import Testing
+
+/// `chatroom serve` as a real process: what survives a restart, and what does not.
+@Suite struct RestartTests {
+    @Test(arguments: [Int32(SIGTERM), SIGKILL])
+    func usersMessagesAndTokensSurviveARestart(_ signal: Int32) async throws {
+        let directory = try TemporaryDirectory()
+        var server = try await ServeProcess.start(dataDirectory: directory.path)
+        let api = ChatAPI(baseURL: server.baseURL)
+        #expect(try await api.register(email: "alice@example.com", username: "alice", password: "password1").status == 201)
+        #expect(try await api.register(email: "bob@example.com", username: "bob", password: "password1").status == 201)
+        let token = try await api.token(email: "alice@example.com", password: "password1")
+        let bobToken = try await api.token(email: "bob@example.com", password: "password1")
+        let a = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
+        let b = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(bobToken)")
+        try await a.next("presence")
+        try await a.say("before the restart", clientMessageID: "r-1")
+        let stored = try await a.next("message")
+        try await b.next("message")
+        // The secret was generated into the data folder, readable by its owner only.
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path + "/jwt-secret")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        server.stop(signal)
+        _ = await a.socket.ending
+        _ = await b.socket.ending
+        server = try await ServeProcess.start(dataDirectory: directory.path)
+        defer { server.stop(SIGTERM) }
+
+        // The old token still works: the secret survived.
+        let again = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
+        let members = try await again.request(["action": "listMembers"], expecting: "members")
+        #expect(members["members"]?.array?.compactMap { $0["email"]?.string } == ["alice@example.com"])
+        let history = try await again.request(["action": "getMessages"], expecting: "messages")
+        #expect(history["messages"]?.array?.first == .object(stored))
+        // The dedupe record survived too.
+        try await again.say("resent after the restart", clientMessageID: "r-1")
+        #expect(try await again.next("message") == stored)
+        let login = try await ChatAPI(baseURL: server.baseURL).login(email: "bob@example.com", password: "password1")
+        #expect(login.status == 200)
+        await again.close()
+    }
+}
+
+/// A `chatroom serve` child process on a port it picks itself.
+struct ServeProcess {
+    let process: Process
+    let port: Int
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
+
+    /// The `chatroom` executable, built beside the test bundle.
+    static var executable: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+        for candidate in [directory, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let url = candidate.appendingPathComponent("chatroom")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return directory.appendingPathComponent("chatroom")
+    }
+
+    static func start(dataDirectory: String) async throws -> ServeProcess {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "CHAT_JWT_SECRET")
+        process.environment = environment
+        let output = Pipe()
+        process.standardError = output
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // The log line that announces the URL tells the port.
+        let port = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
+            let handle = output.fileHandleForReading
+            DispatchQueue.global().async {
+                var pending = ""
+                var answered = false
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    guard !answered else { continue }  // keep draining the log
+                    pending += String(decoding: data, as: UTF8.self)
+                    if let range = pending.range(of: "url=http://127.0.0.1:"),
+                       let port = Int(pending[range.upperBound...].prefix { $0.isNumber }) {
+                        answered = true
+                        continuation.resume(returning: port)
+                    }
+                }
+                if !answered { continuation.resume(returning: nil) }
+            }
+        }
+        guard let port else { throw ChatClientError.timedOut("the server to start") }
+        return ServeProcess(process: process, port: port)
+    }
+
+    func stop(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+}

@@ -1,0 +1,150 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bare TCP socket to 127.0.0.1 speaking HTTP and WebSocket by hand: for what a
+/// well-behaved client library will not do (vanish without a close frame, send an
+/// oversized frame) and for reading a refused upgrade's status and body.
+/// Blocking calls run on Dispatch, never on Swift's cooperative pool.
+final class RawSocket: @unchecked Sendable {
+    private let fd: Int32
+    private var received: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawSocketError.system("socket") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            Glibc.close(fd)
+            throw RawSocketError.system("connect")
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Closes the socket at once: no close frame, no goodbye.
+    func vanish() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Sends a WebSocket upgrade request and returns the response's status and body.
+    func upgrade(path: String, headers: [String] = []) async throws -> (status: Int, body: String) {
+        let request = (["GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + ["", ""])
+            .joined(separator: "\r\n")
+        try await write(Array(request.utf8))
+        let head = try await readUntil(Array("\r\n\r\n".utf8))
+        let headText = String(decoding: head, as: UTF8.self)
+        let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var body = ""
+        if let lengthLine = headText.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+           let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)), length > 0 {
+            body = String(decoding: try await read(count: length), as: UTF8.self)
+        }
+        return (status, body)
+    }
+
+    /// Sends one client frame (masked, as clients must).
+    func sendFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true) async throws {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+        let length = payload.count
+        if length < 126 {
+            frame.append(0x80 | UInt8(length))
+        } else if length < 65536 {
+            frame.append(0x80 | 126)
+            frame += [UInt8(length >> 8), UInt8(length & 0xFF)]
+        } else {
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8((length >> ($0 * 8)) & 0xFF) }
+        }
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try await write(frame)
+    }
+
+    /// Reads one server frame: its opcode and payload.
+    func readFrame() async throws -> (opcode: UInt8, payload: [UInt8]) {
+        let header = try await read(count: 2)
+        var length = Int(header[1] & 0x7F)
+        if length == 126 {
+            let extended = try await read(count: 2)
+            length = Int(extended[0]) << 8 | Int(extended[1])
+        } else if length == 127 {
+            length = try await read(count: 8).reduce(0) { $0 << 8 | Int($1) }
+        }
+        return (header[0] & 0x0F, try await read(count: length))
+    }
+
+    /// Reads frames until a close frame; returns its status code (nil when the
+    /// socket ended without one).
+    func readCloseCode() async throws -> Int? {
+        while true {
+            guard let frame = try? await readFrame() else { return nil }
+            if frame.opcode == 0x8 {
+                return frame.payload.count >= 2 ? Int(frame.payload[0]) << 8 | Int(frame.payload[1]) : 1005
+            }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) async throws {
+        try await blocking {
+            var offset = 0
+            while offset < bytes.count {
+                let sent = bytes[offset...].withUnsafeBytes { send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                guard sent > 0 else { throw RawSocketError.system("send") }
+                offset += sent
+            }
+        }
+    }
+
+    private func read(count: Int) async throws -> [UInt8] {
+        try await blocking {
+            while self.received.count < count { try self.fill() }
+            defer { self.received.removeFirst(count) }
+            return Array(self.received.prefix(count))
+        }
+    }
+
+    private func readUntil(_ marker: [UInt8]) async throws -> [UInt8] {
+        try await blocking {
+            while true {
+                if let range = self.received.firstRange(of: marker) {
+                    defer { self.received.removeFirst(range.upperBound) }
+                    return Array(self.received[..<range.upperBound])
+                }
+                try self.fill()
+            }
+        }
+    }
+
+    private func fill() throws {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { throw RawSocketError.closed }
+        received += buffer[..<count]
+    }
+
+    private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}
+
+enum RawSocketError: Error {
+    case system(String)
+    case closed
+}

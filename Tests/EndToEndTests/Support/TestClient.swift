@@ -1,0 +1,116 @@
+import ChatClient
+import Foundation
+import Testing
+
+/// A WebSocket client for tests: reads frames with a deadline, so a missing frame
+/// fails the test instead of hanging it.
+final class TestClient: Sendable {
+    typealias Frame = [String: JSONText]
+
+    let socket: ChatSocket
+    private let inbox = Inbox()
+    private let pump: Task<Void, Never>
+
+    private init(socket: ChatSocket) {
+        self.socket = socket
+        let inbox = self.inbox
+        pump = Task {
+            for await frame in socket.frames { await inbox.push(frame) }
+            await inbox.finish()
+        }
+    }
+
+    static func connect(url: String) async throws -> TestClient {
+        TestClient(socket: try await ChatSocket.connect(url: url))
+    }
+
+    func send(_ text: String) async throws { try await socket.send(text) }
+
+    func send(_ object: [String: Any]) async throws {
+        try await socket.send(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+    }
+
+    func say(_ text: String, clientMessageID: String? = nil) async throws {
+        var frame: [String: Any] = ["action": "sendMessage", "message": text]
+        frame["client_msg_id"] = clientMessageID
+        try await send(frame)
+    }
+
+    /// The next frame; fails the test (and throws) when none comes in time.
+    @discardableResult
+    func next(timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation) async throws -> Frame {
+        guard let text = await inbox.next(timeout: timeout) else {
+            Issue.record("no frame arrived within \(timeout)", sourceLocation: sourceLocation)
+            throw ChatClientError.timedOut("a frame")
+        }
+        return JSONText.object(text)
+    }
+
+    /// The next frame, which must be of `type`.
+    @discardableResult
+    func next(_ type: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation) async throws -> Frame {
+        let frame = try await next(timeout: timeout, sourceLocation: sourceLocation)
+        #expect(frame["type"]?.string == type, "expected a \(type) frame, got \(frame)", sourceLocation: sourceLocation)
+        return frame
+    }
+
+    /// Fails if a frame arrives within `window`.
+    func expectSilence(for window: Duration = .milliseconds(300), sourceLocation: SourceLocation = #_sourceLocation) async {
+        if let text = await inbox.next(timeout: window) {
+            Issue.record("expected no frame, got \(text)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Asks for something and returns the answer frame.
+    func request(_ object: [String: Any], expecting type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Frame {
+        try await send(object)
+        return try await next(type, sourceLocation: sourceLocation)
+    }
+
+    func close() async {
+        await socket.close()
+        await pump.value
+    }
+}
+
+/// Frames received and not yet read, with one waiter at a time.
+actor Inbox {
+    private var buffered: [String] = []
+    private var waiter: (id: Int, continuation: CheckedContinuation<String?, Never>)?
+    private var finished = false
+    private var nextWaiterID = 0
+
+    func push(_ frame: String) {
+        if let waiter {
+            self.waiter = nil
+            waiter.continuation.resume(returning: frame)
+        } else {
+            buffered.append(frame)
+        }
+    }
+
+    func finish() {
+        finished = true
+        waiter?.continuation.resume(returning: nil)
+        waiter = nil
+    }
+
+    func next(timeout: Duration) async -> String? {
+        if !buffered.isEmpty { return buffered.removeFirst() }
+        if finished { return nil }
+        nextWaiterID += 1
+        let id = nextWaiterID
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { waiter = (id, $0) }
+    }
+
+    private func expire(_ id: Int) {
+        guard let waiter, waiter.id == id else { return }
+        self.waiter = nil
+        waiter.continuation.resume(returning: nil)
+    }
+}

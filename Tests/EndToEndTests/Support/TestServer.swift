@@ -1,0 +1,128 @@
+import ChatClient
+import ChatCore
+import ChatHandlers
+import ChatLocalGateway
+import ChatSQLiteStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// A local gateway started in-process for one test: a fresh SQLite file, a port
+/// the system picks, real sockets on 127.0.0.1.
+final class TestServer: Sendable {
+    struct Options: Sendable {
+        var config = ChatConfig()
+        var gateway = GatewayConfiguration()
+        var rateLimit: RateLimit? = RateLimit()
+        var tokenLifetime: Int64 = 3600
+        var passwordIterations = PasswordHasher.owaspIterations
+    }
+
+    let port: Int
+    let store: SQLiteStore
+    let gateway: LocalGateway
+    let api: ChatAPI
+    let clock: any ChatClock
+    private let services: ServiceGroup
+    private let running: Task<Void, any Error>
+    private let directory: TemporaryDirectory
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
+
+    static let secret = Array("end-to-end-test-secret-of-32-bytes!!".utf8)
+
+    static func start(_ options: Options = Options()) async throws -> TestServer {
+        let directory = try TemporaryDirectory()
+        let clock = SystemClock()
+        var logger = Logger(label: "test.gateway")
+        logger.logLevel = .warning
+        let store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: clock, logger: logger)
+        let tokens = try await TokenService(secret: secret, lifetimeSeconds: options.tokenLifetime, clock: clock)
+        var gatewayConfiguration = options.gateway
+        gatewayConfiguration.port = 0
+        let limiter: any RateLimiter = options.rateLimit.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
+        let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
+            HandlerEnvironment(store: store, tokens: tokens, passwords: PasswordHasher(iterations: options.passwordIterations),
+                               delivery: delivery, rateLimiter: limiter, clock: clock, config: options.config, logger: logger)
+        }
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let application = gateway.application { port in portSink.yield(port) }
+        let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let running = Task { try await services.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ChatClientError.notConnected }
+        return TestServer(port: port, store: store, gateway: gateway, clock: clock, services: services,
+                          running: running, directory: directory)
+    }
+
+    private init(port: Int, store: SQLiteStore, gateway: LocalGateway, clock: any ChatClock, services: ServiceGroup,
+                 running: Task<Void, any Error>, directory: TemporaryDirectory) {
+        self.port = port
+        self.store = store
+        self.gateway = gateway
+        self.api = ChatAPI(baseURL: "http://127.0.0.1:\(port)")
+        self.clock = clock
+        self.services = services
+        self.running = running
+        self.directory = directory
+    }
+
+    /// Shuts the gateway down gracefully (open sockets get a close frame) and closes the store.
+    func stop() async throws {
+        await services.triggerGracefulShutdown()
+        try await running.value
+        try await store.close()
+    }
+
+    /// Registers a member and returns a token for `room`.
+    func member(_ name: String, room: String = "lobby", password: String = "correct horse battery") async throws -> TestMember {
+        let email = "\(name)@example.com"
+        let registered = try await api.register(email: email, username: name, password: password)
+        #expect(registered.status == 201 || registered.status == 409, "register \(name): \(registered.body)")
+        let token = try await api.token(email: email, password: password, roomID: room)
+        return TestMember(email: email, username: name, room: room, token: token)
+    }
+
+    /// Opens a WebSocket for the member.
+    func connect(_ member: TestMember) async throws -> TestClient {
+        try await TestClient.connect(url: "\(webSocketURL)?token=\(member.token)")
+    }
+
+    /// The connection items the store holds for a room.
+    func storedConnections(in room: String) async throws -> [Item] {
+        try await store.queryAll(pk: Keys.room(room), skPrefix: Keys.connectionPrefix)
+    }
+
+    /// Runs `body` against a fresh server and always stops it.
+    static func with(_ options: Options = Options(), _ body: (TestServer) async throws -> Void) async throws {
+        let server = try await start(options)
+        do {
+            try await body(server)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+}
+
+struct TestMember: Sendable {
+    var email: String
+    var username: String
+    var room: String
+    var token: String
+}
+
+/// A directory under the system's temporary folder, removed when released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("chatroom-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
