@@ -1,3 +1,5 @@
+import ChatCore
+
 // API Gateway's own event and response shapes, as the Lambda functions receive
 // and return them. The local gateway builds exactly these, so the handlers cannot
 // tell the two fronts apart.
@@ -125,6 +127,32 @@ public struct WebSocketEvent: Codable, Sendable {
             self.disconnectStatusCode = disconnectStatusCode
             self.disconnectReason = disconnectReason
             self.authorizer = authorizer
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case routeKey, eventType, connectionId, requestId, messageId, domainName, stage, apiId, connectedAt
+            case requestTimeEpoch, messageDirection, disconnectStatusCode, disconnectReason, authorizer
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            routeKey = try container.decode(String.self, forKey: .routeKey)
+            eventType = try container.decode(String.self, forKey: .eventType)
+            connectionId = try container.decode(String.self, forKey: .connectionId)
+            requestId = try container.decode(String.self, forKey: .requestId)
+            messageId = try container.decodeIfPresent(String.self, forKey: .messageId)
+            domainName = try container.decode(String.self, forKey: .domainName)
+            stage = try container.decode(String.self, forKey: .stage)
+            apiId = try container.decode(String.self, forKey: .apiId)
+            connectedAt = try container.decodeIfPresent(Int64.self, forKey: .connectedAt) ?? 0
+            requestTimeEpoch = try container.decodeIfPresent(Int64.self, forKey: .requestTimeEpoch) ?? 0
+            messageDirection = try container.decodeIfPresent(String.self, forKey: .messageDirection)
+            disconnectStatusCode = try container.decodeIfPresent(Int.self, forKey: .disconnectStatusCode)
+            disconnectReason = try container.decodeIfPresent(String.self, forKey: .disconnectReason)
+            // API Gateway adds keys of its own here (`integrationLatency` is a
+            // number); only the string values are the authorizer's context.
+            authorizer = try container.decodeIfPresent([String: JSONValue].self, forKey: .authorizer)?
+                .compactMapValues { if case .string(let text) = $0 { text } else { nil } }
         }
     }
 
