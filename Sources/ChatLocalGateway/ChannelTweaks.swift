@@ -3,8 +3,9 @@ import NIOHTTP1
 
 /// hummingbird-websocket answers every refused upgrade with an empty 400. The
 /// contract (like API Gateway) wants 401 with the error body, so while the HTTP
-/// handlers are still in the pipeline we write that response ourselves and
-/// half-close; the framework's own 400 then has nowhere to go.
+/// handlers are still in the pipeline we write that response ourselves, then
+/// swallow whatever is written after it: the framework's own 400 goes nowhere and
+/// it closes the connection as usual.
 func refuseUpgrade(on channel: any Channel, status: HTTPResponseStatus, body: String) async {
     let payload = ByteBuffer(string: body)
     var headers = HTTPHeaders()
@@ -16,10 +17,23 @@ func refuseUpgrade(on channel: any Channel, status: HTTPResponseStatus, body: St
     channel.write(HTTPServerResponsePart.body(.byteBuffer(payload)), promise: nil)
     do {
         try await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
-        try await channel.close(mode: .output)
+        try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(DiscardWrites(), position: .first)
+        }.get()
     } catch {
         try? await channel.close()
     }
+}
+
+/// Completes every write without sending it.
+private final class DiscardWrites: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = NIOAny
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        promise?.succeed(())
+    }
+
+    func flush(context: ChannelHandlerContext) {}
 }
 
 /// Closes a WebSocket that has received nothing for `timeout` (API Gateway's idle
