@@ -91,6 +91,44 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The small AWS pieces we need, written here: SigV4, DynamoDB's JSON API,
+        // API Gateway's management API. Nothing chat-specific.
+        .target(
+            name: "AWSClients",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The chat's seams on AWS: the store on DynamoDB, delivery through @connections.
+        .target(
+            name: "ChatAWS",
+            dependencies: ["ChatCore", "AWSClients", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The Lambda Runtime API loop for a custom runtime (provided.al2023).
+        .target(
+            name: "LambdaRuntime",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The one Lambda binary: `_HANDLER` picks the route.
+        .executableTarget(
+            name: "bootstrap",
+            dependencies: ["ChatCore", "ChatHandlers", "ChatAWS", "AWSClients", "LambdaRuntime",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chatroom",
             dependencies: [
@@ -98,6 +136,8 @@ let package = Package(
                 "ChatHandlers",
                 "ChatSQLiteStore",
                 "ChatLocalGateway",
+                "ChatAWS",
+                "AWSClients",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,11 +147,14 @@ let package = Package(
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
         .testTarget(name: "ChatHandlersTests", dependencies: ["ChatCore", "ChatHandlers", "ChatSQLiteStore"], swiftSettings: strict),
-        .testTarget(name: "ChatStoreTests", dependencies: ["ChatCore", "ChatSQLiteStore"], swiftSettings: strict),
+        .testTarget(name: "ChatStoreTests", dependencies: ["ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients"], exclude: ["aws-sigv4-suite", "botocore_signer.py"], swiftSettings: strict),
+        // What several test targets share: moto's server, started on demand.
+        .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ChatCore", "ChatHandlers", "ChatSQLiteStore", "ChatLocalGateway", "ChatClient", "chatroom",
+                "ChatCore", "ChatHandlers", "ChatSQLiteStore", "ChatLocalGateway", "ChatClient", "chatroom", "ChatAWS", "AWSClients", "TestSupport",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

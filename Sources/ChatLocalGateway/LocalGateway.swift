@@ -10,6 +10,7 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 import ServiceLifecycle
+import Synchronization
 
 /// The local stand-in for API Gateway: one port serving the HTTP routes and the
 /// WebSocket at `/ws`. It builds the very events API Gateway would and calls the
@@ -85,19 +86,38 @@ public struct LocalGateway: Sendable {
         } catch {
             return .dontUpgrade
         }
+        // `$connect` runs before the upgrade completes, as on API Gateway: when the
+        // client sees 101 it is in the room. Its outbox exists from now on, so
+        // frames sent to it meanwhile wait there instead of finding it gone.
         let session = Session(id: connectionID, connectedAt: now, authorizer: authorized, headers: headers, query: query)
-        let gateway = self
-        return .upgrade([:]) { inbound, outbound, _ in
-            try await gateway.serve(session, inbound: inbound, outbound: outbound)
-        }
-    }
-
-    /// One connection's life: `$connect`, its frames in arrival order, `$disconnect`
-    /// however the socket ends.
-    func serve(_ session: Session, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let (outbox, continuation) = AsyncStream.makeStream(
             of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(configuration.maxQueuedFramesPerConnection))
         registry.add(session.id, continuation)
+        let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
+        guard connected.statusCode == 200 else {
+            registry.remove(session.id)
+            await refuseUpgrade(on: channel, status: .internalServerError,
+                                body: ChatError(.internalError, "could not join the room").httpBody)
+            return .dontUpgrade
+        }
+        // If the socket closes before the WebSocket handler starts, nobody else
+        // will run `$disconnect` for it.
+        let start = SessionStart()
+        let gateway = self
+        channel.closeFuture.whenComplete { _ in
+            guard start.abandon() else { return }
+            Task { await gateway.end(session) }
+        }
+        return .upgrade([:]) { inbound, outbound, _ in
+            guard start.begin() else { return }
+            try await gateway.serve(session, outbox: outbox, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// One connection's life after `$connect`: its frames in arrival order, then
+    /// `$disconnect` however the socket ends.
+    func serve(_ session: Session, outbox: AsyncStream<ByteBuffer>, inbound: WebSocketInboundStream,
+               outbound: WebSocketOutboundWriter) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The only task that writes data frames to this socket.
             group.addTask {
@@ -110,27 +130,25 @@ public struct LocalGateway: Sendable {
                 }
             }
             var failure: (any Error)?
-            let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
-            if connected.statusCode == 200 {
-                do {
-                    for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
-                        await handle(message, from: session)
-                    }
-                } catch {
-                    // Too large a message (1009) or a broken socket: either way the
-                    // connection is over; the framework picks the close code.
-                    failure = error
+            do {
+                for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
+                    await handle(message, from: session)
                 }
-            } else {
-                try? await outbound.close(.unexpectedServerError, reason: "could not join the room")
+            } catch {
+                // Too large a message (1009) or a broken socket: either way the
+                // connection is over; the framework picks the close code.
+                failure = error
             }
-            registry.remove(session.id)
-            if connected.statusCode == 200 {
-                _ = await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
-            }
+            await end(session)
             group.cancelAll()
             if let failure { throw failure }
         }
+    }
+
+    /// Forgets the connection here and runs `$disconnect`.
+    func end(_ session: Session) async {
+        registry.remove(session.id)
+        _ = await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
     }
 
     /// Routes one client message as API Gateway does, by its `action` field.
@@ -158,6 +176,24 @@ public struct LocalGateway: Sendable {
               Handlers.actionRoutes.contains(action)
         else { return "$default" }
         return action
+    }
+
+    /// Who runs a session's end: the WebSocket handler once it has started, or
+    /// the channel's close if it never does.
+    final class SessionStart: Sendable {
+        private enum State { case pending, serving, abandoned }
+        private let state = Mutex(State.pending)
+
+        func begin() -> Bool { transition(to: .serving) }
+        func abandon() -> Bool { transition(to: .abandoned) }
+
+        private func transition(to next: State) -> Bool {
+            state.withLock { state in
+                guard state == .pending else { return false }
+                state = next
+                return true
+            }
+        }
     }
 
     struct Session: Sendable {

@@ -1,4 +1,6 @@
+import AWSClients
 import ArgumentParser
+import ChatAWS
 import ChatCore
 import ChatHandlers
 import ChatLocalGateway
@@ -20,6 +22,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Folder for the database and the generated JWT secret.")
     var dataDir = "chatroom-data"
+
+    @Option(help: "Where items live: sqlite (a file in --data-dir) or dynamodb (region and credentials from the standard AWS environment).")
+    var store: StoreKind = .sqlite
+
+    @Option(help: "DynamoDB table, created with TTL on first use (--store dynamodb).")
+    var table = "chatroom"
+
+    @Option(help: "DynamoDB endpoint, for emulators (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, or the region's).")
+    var dynamodbEndpoint: String?
 
     @Option(help: "Token lifetime in seconds.")
     var tokenLifetime: Int64 = 3600
@@ -68,12 +79,13 @@ struct Serve: AsyncParsableCommand {
         let secret = try JWTSecret.load(environment: ProcessInfo.processInfo.environment, dataDirectory: dataDirectory, logger: logger)
 
         let clock = SystemClock()
-        let store = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger)
+        let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger)
+        let chatStore = backend.store
         let tokens: TokenService
         do {
             tokens = try await TokenService(secret: secret, lifetimeSeconds: tokenLifetime, clock: clock)
         } catch {
-            try await store.close()
+            try await backend.close()
             throw ValidationError("\(error.message)")
         }
         var config = ChatConfig()
@@ -87,7 +99,7 @@ struct Serve: AsyncParsableCommand {
         gatewayConfiguration.port = port
         gatewayConfiguration.idleTimeout = .seconds(idleTimeout)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
-            HandlerEnvironment(store: store, tokens: tokens, delivery: delivery, rateLimiter: rateLimiter,
+            HandlerEnvironment(store: chatStore, tokens: tokens, delivery: delivery, rateLimiter: rateLimiter,
                                clock: clock, config: config, logger: logger)
         }
 
@@ -99,17 +111,49 @@ struct Serve: AsyncParsableCommand {
         let application = gateway.application { [logger] port in
             logger.info("chatroom listening", metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"])
         }
-        let sweeper = PeriodicTask(interval: .seconds(sweepInterval)) { await store.runSweeper(every: $0) }
-        let services = ServiceGroup(configuration: .init(
-            services: [sweeper, application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [application]
+        if let sqlite = chatStore as? SQLiteStore {
+            // DynamoDB deletes expired items itself.
+            services.insert(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) }, at: 0)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await services.run()
+            try await group.run()
         } catch {
-            try await store.close()
+            try await backend.close()
             throw error
         }
-        try await store.close()
+        try await backend.close()
         logger.info("chatroom stopped")
+    }
+}
+
+enum StoreKind: String, ExpressibleByArgument, CaseIterable {
+    case sqlite, dynamodb
+}
+
+extension Serve {
+    /// The store `--store` asks for, and how to close it.
+    func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger) async throws -> (store: any ChatStore, close: @Sendable () async throws -> Void) {
+        switch store {
+        case .sqlite:
+            let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger)
+            return (sqlite, { try await sqlite.close() })
+        case .dynamodb:
+            let environment = ProcessInfo.processInfo.environment
+            guard let credentials = AWSCredentials.fromEnvironment(environment) else {
+                throw ValidationError("--store dynamodb needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            }
+            guard let region = awsRegion(from: environment) else { throw ValidationError("--store dynamodb needs AWS_REGION") }
+            guard let endpoint = DynamoDBClient.endpoint(region: region, environment: environment, override: dynamodbEndpoint) else {
+                throw ValidationError("--dynamodb-endpoint is not an http(s) URL")
+            }
+            let dynamo = DynamoDBStore(client: DynamoDBClient(endpoint: endpoint, credentials: credentials, region: region, logger: logger),
+                                       table: table, clock: clock)
+            try await dynamo.createTableIfMissing(logger: logger)
+            logger.info("using DynamoDB", metadata: ["table": "\(table)", "endpoint": "\(endpoint)"])
+            return (dynamo, {})
+        }
     }
 }
 

@@ -1,11 +1,16 @@
+import AWSClients
+import ChatAWS
 import ChatCore
 import ChatSQLiteStore
 import Foundation
+import Logging
+import TestSupport
 import Testing
 
 /// The backends the conformance suite runs on.
 enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    case dynamodb
 
     var testDescription: String { rawValue }
 
@@ -23,7 +28,20 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 throw error
             }
             try await store.close()
+        case .dynamodb:
+            let store = try await Self.dynamoDBStore(table: "conformance-\(UUID().uuidString)", clock: clock)
+            try await body(store, clock)
         }
+    }
+
+    /// A store on a fresh table of the test run's moto server.
+    static func dynamoDBStore(table: String, clock: any ChatClock) async throws -> DynamoDBStore {
+        let endpoint = try await MotoServer.shared.endpoint()
+        let client = DynamoDBClient(endpoint: AWSEndpoint(endpoint)!, credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
+                                    region: "us-east-1")
+        let store = DynamoDBStore(client: client, table: table, clock: clock)
+        try await store.createTableIfMissing(logger: Logger(label: "test"))
+        return store
     }
 }
 

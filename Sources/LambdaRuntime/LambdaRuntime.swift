@@ -1,0 +1,109 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// What Lambda tells a function about one invocation.
+public struct InvocationContext: Sendable {
+    public var requestID: String
+    /// Epoch milliseconds by which the function must answer.
+    public var deadline: Int64
+    public var invokedFunctionARN: String
+    /// `Lambda-Runtime-Trace-Id`, for X-Ray (`_X_AMZN_TRACE_ID`).
+    public var traceID: String?
+    public var logger: Logger
+}
+
+/// The error a function reports for an invocation: `errorType` and
+/// `errorMessage`, as Lambda expects them on `/error`.
+public struct FunctionError: Error, Sendable {
+    public var type: String
+    public var message: String
+
+    public init(type: String, message: String) {
+        self.type = type
+        self.message = message
+    }
+}
+
+/// The Lambda Runtime API loop for a custom runtime (`provided.al2023`):
+/// fetch the next event, hand it to the handler, post its answer or its error,
+/// forever. One invocation at a time, as Lambda runs them.
+public struct LambdaRuntime: Sendable {
+    /// `AWS_LAMBDA_RUNTIME_API`: host and port of the Runtime API.
+    public let runtimeAPI: String
+    let http: HTTPClient
+    let logger: Logger
+
+    public init(runtimeAPI: String, http: HTTPClient = .shared, logger: Logger) {
+        self.runtimeAPI = runtimeAPI
+        self.http = http
+        self.logger = logger
+    }
+
+    var base: String { "http://\(runtimeAPI)/2018-06-01/runtime" }
+
+    /// Reports a failure to start (`/init/error`); Lambda then fails the invocation.
+    public func reportInitError(_ error: FunctionError) async {
+        do {
+            _ = try await post("\(base)/init/error", body: Self.errorBody(error), errorType: error.type)
+        } catch {
+            logger.error("could not report the init error", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Serves invocations until the task is cancelled.
+    public func run(_ handler: @Sendable (InvocationContext, [UInt8]) async throws -> [UInt8]) async throws {
+        while !Task.isCancelled {
+            let (context, event) = try await next()
+            do {
+                let answer = try await handler(context, event)
+                _ = try await post("\(base)/invocation/\(context.requestID)/response", body: answer, errorType: nil)
+            } catch {
+                let failure = error as? FunctionError ?? FunctionError(type: String(describing: type(of: error)), message: "\(error)")
+                context.logger.error("invocation failed", metadata: ["type": "\(failure.type)", "message": "\(failure.message)"])
+                _ = try await post("\(base)/invocation/\(context.requestID)/error", body: Self.errorBody(failure), errorType: failure.type)
+            }
+        }
+    }
+
+    /// Long-polls for the next event; no timeout, as the Runtime API holds the request.
+    func next() async throws -> (InvocationContext, [UInt8]) {
+        var request = HTTPClientRequest(url: "\(base)/invocation/next")
+        request.method = .GET
+        let response = try await http.execute(request, deadline: .distantFuture)
+        let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        guard response.status == .ok, let requestID = response.headers.first(name: "Lambda-Runtime-Aws-Request-Id") else {
+            throw FunctionError(type: "Runtime.InvalidNext", message: "next answered \(response.status.code)")
+        }
+        var logger = self.logger
+        logger[metadataKey: "requestID"] = "\(requestID)"
+        let context = InvocationContext(
+            requestID: requestID,
+            deadline: response.headers.first(name: "Lambda-Runtime-Deadline-Ms").flatMap { Int64($0) } ?? 0,
+            invokedFunctionARN: response.headers.first(name: "Lambda-Runtime-Invoked-Function-Arn") ?? "",
+            traceID: response.headers.first(name: "Lambda-Runtime-Trace-Id"),
+            logger: logger)
+        return (context, Array(body.readableBytesView))
+    }
+
+    private func post(_ url: String, body: [UInt8], errorType: String?) async throws -> HTTPResponseStatus {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let errorType { request.headers.add(name: "Lambda-Runtime-Function-Error-Type", value: errorType) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1024 * 1024)
+        if response.status.code >= 300 {
+            logger.warning("the Runtime API refused a post", metadata: ["url": "\(url)", "status": "\(response.status.code)"])
+        }
+        return response.status
+    }
+
+    static func errorBody(_ error: FunctionError) -> [UInt8] {
+        let object = ["errorMessage": error.message, "errorType": error.type]
+        return Array((try? JSONEncoder().encode(object)) ?? Data("{}".utf8))
+    }
+}
