@@ -150,11 +150,11 @@ let package = Package(
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients"], exclude: ["aws-sigv4-suite", "botocore_signer.py"], swiftSettings: strict),
         // What several test targets share: moto's server, started on demand.
-        .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py"], swiftSettings: strict),
+        .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ChatCore", "ChatHandlers", "ChatSQLiteStore", "ChatLocalGateway", "ChatClient", "chatroom", "ChatAWS", "AWSClients", "TestSupport",
+                "ChatCore", "ChatHandlers", "ChatSQLiteStore", "ChatLocalGateway", "ChatClient", "chatroom", "bootstrap", "ChatAWS", "AWSClients", "TestSupport",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -21,6 +21,19 @@ public struct HTTPRequestEvent: Codable, Sendable {
                 self.sourceIp = sourceIp
                 self.userAgent = userAgent
             }
+
+            enum CodingKeys: String, CodingKey { case method, path, `protocol`, sourceIp, userAgent }
+
+            // Fronts differ in what they fill in (emulators leave some out); only
+            // the method and path are required.
+            public init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                method = try container.decode(String.self, forKey: .method)
+                path = try container.decode(String.self, forKey: .path)
+                self.protocol = try container.decodeIfPresent(String.self, forKey: .protocol) ?? "HTTP/1.1"
+                sourceIp = try container.decodeIfPresent(String.self, forKey: .sourceIp) ?? ""
+                userAgent = try container.decodeIfPresent(String.self, forKey: .userAgent) ?? ""
+            }
         }
 
         public var accountId: String
@@ -47,6 +60,24 @@ public struct HTTPRequestEvent: Codable, Sendable {
             self.time = time
             self.timeEpoch = timeEpoch
         }
+
+        enum CodingKeys: String, CodingKey {
+            case accountId, apiId, domainName, domainPrefix, http, requestId, routeKey, stage, time, timeEpoch
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            http = try container.decode(HTTP.self, forKey: .http)
+            accountId = try container.decodeIfPresent(String.self, forKey: .accountId) ?? ""
+            apiId = try container.decodeIfPresent(String.self, forKey: .apiId) ?? ""
+            domainName = try container.decodeIfPresent(String.self, forKey: .domainName) ?? ""
+            domainPrefix = try container.decodeIfPresent(String.self, forKey: .domainPrefix) ?? ""
+            requestId = try container.decodeIfPresent(String.self, forKey: .requestId) ?? ""
+            routeKey = try container.decodeIfPresent(String.self, forKey: .routeKey) ?? ""
+            stage = try container.decodeIfPresent(String.self, forKey: .stage) ?? "$default"
+            time = try container.decodeIfPresent(String.self, forKey: .time) ?? ""
+            timeEpoch = try container.decodeIfPresent(Int64.self, forKey: .timeEpoch) ?? 0
+        }
     }
 
     public var version: String
@@ -70,6 +101,23 @@ public struct HTTPRequestEvent: Codable, Sendable {
         self.requestContext = requestContext
         self.body = body
         self.isBase64Encoded = isBase64Encoded
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, routeKey, rawPath, rawQueryString, headers, queryStringParameters, requestContext, body, isBase64Encoded
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        requestContext = try container.decode(RequestContext.self, forKey: .requestContext)
+        version = try container.decodeIfPresent(String.self, forKey: .version) ?? "2.0"
+        routeKey = try container.decodeIfPresent(String.self, forKey: .routeKey) ?? requestContext.routeKey
+        rawPath = try container.decodeIfPresent(String.self, forKey: .rawPath) ?? requestContext.http.path
+        rawQueryString = try container.decodeIfPresent(String.self, forKey: .rawQueryString) ?? ""
+        headers = try container.decodeIfPresent([String: String].self, forKey: .headers)
+        queryStringParameters = try container.decodeIfPresent([String: String].self, forKey: .queryStringParameters)
+        body = try container.decodeIfPresent(String.self, forKey: .body)
+        isBase64Encoded = try container.decodeIfPresent(Bool.self, forKey: .isBase64Encoded) ?? false
     }
 }
 
@@ -137,13 +185,13 @@ public struct WebSocketEvent: Codable, Sendable {
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             routeKey = try container.decode(String.self, forKey: .routeKey)
-            eventType = try container.decode(String.self, forKey: .eventType)
+            eventType = try container.decodeIfPresent(String.self, forKey: .eventType) ?? ""
             connectionId = try container.decode(String.self, forKey: .connectionId)
-            requestId = try container.decode(String.self, forKey: .requestId)
+            requestId = try container.decodeIfPresent(String.self, forKey: .requestId) ?? ""
             messageId = try container.decodeIfPresent(String.self, forKey: .messageId)
-            domainName = try container.decode(String.self, forKey: .domainName)
-            stage = try container.decode(String.self, forKey: .stage)
-            apiId = try container.decode(String.self, forKey: .apiId)
+            domainName = try container.decodeIfPresent(String.self, forKey: .domainName) ?? ""
+            stage = try container.decodeIfPresent(String.self, forKey: .stage) ?? ""
+            apiId = try container.decodeIfPresent(String.self, forKey: .apiId) ?? ""
             connectedAt = try container.decodeIfPresent(Int64.self, forKey: .connectedAt) ?? 0
             requestTimeEpoch = try container.decodeIfPresent(Int64.self, forKey: .requestTimeEpoch) ?? 0
             messageDirection = try container.decodeIfPresent(String.self, forKey: .messageDirection)

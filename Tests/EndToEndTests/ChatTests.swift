@@ -7,8 +7,10 @@ import Testing
 
 /// The WebSocket contract, end to end: connect, presence, messages, history, members.
 @Suite struct ChatTests {
-    @Test func refusedUpgradesAre401WithTheErrorBodyAndRecordNothing() async throws {
+    @Test(arguments: Backend.allCases)
+    func refusedUpgradesAre401WithTheErrorBodyAndRecordNothing(_ backend: Backend) async throws {
         var options = TestServer.Options()
+        options.backend = backend
         options.tokenLifetime = 1
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
@@ -42,8 +44,11 @@ import Testing
         }
     }
 
-    @Test func messagesReachEveryoneInTheRoomAndNoOneElse() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func messagesReachEveryoneInTheRoomAndNoOneElse(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice", room: "blue")
             let bob = try await server.member("bob", room: "blue")
             let carol = try await server.member("carol", room: "green")
@@ -76,8 +81,11 @@ import Testing
         }
     }
 
-    @Test func presenceIsPerMemberNotPerTab() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func presenceIsPerMemberNotPerTab(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let bob = try await server.member("bob")
             let a = try await server.connect(alice)
@@ -104,8 +112,11 @@ import Testing
         }
     }
 
-    @Test func historyPagesBackwardsAndForwards() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func historyPagesBackwardsAndForwards(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let a = try await server.connect(alice)
             var ids: [String] = []
@@ -149,8 +160,11 @@ import Testing
         }
     }
 
-    @Test func aResentClientMessageIDIsStoredOnceAndAnsweredToTheSenderAlone() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func aResentClientMessageIDIsStoredOnceAndAnsweredToTheSenderAlone(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let bob = try await server.member("bob")
             let a = try await server.connect(alice)

@@ -10,8 +10,10 @@ import Testing
 /// Bad frames get the contract's error frame and harm nothing; the limits close
 /// the connection the way API Gateway does.
 @Suite struct FrameRulesTests {
-    @Test func everyBadFrameGetsItsErrorAndTheConnectionStaysOpen() async throws {
+    @Test(arguments: Backend.allCases)
+    func everyBadFrameGetsItsErrorAndTheConnectionStaysOpen(_ backend: Backend) async throws {
         var options = TestServer.Options()
+        options.backend = backend
         options.config.maxMessageLength = 10
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
@@ -57,8 +59,10 @@ import Testing
         }
     }
 
-    @Test func theRateLimitRefusesWithoutStoringAndRefills() async throws {
+    @Test(arguments: Backend.allCases)
+    func theRateLimitRefusesWithoutStoringAndRefills(_ backend: Backend) async throws {
         var options = TestServer.Options()
+        options.backend = backend
         options.rateLimit = RateLimit(burst: 5, perSecond: 2)
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
@@ -81,8 +85,11 @@ import Testing
         }
     }
 
-    @Test func anOversizedFrameClosesWith1009() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func anOversizedFrameClosesWith1009(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let socket = try RawSocket(port: server.port)
             #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
@@ -99,8 +106,11 @@ import Testing
         }
     }
 
-    @Test func aFragmentedMessageOver128KBClosesWith1009() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func aFragmentedMessageOver128KBClosesWith1009(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let socket = try RawSocket(port: server.port)
             #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
@@ -112,8 +122,11 @@ import Testing
         }
     }
 
-    @Test func anAbruptDisconnectIsCleanedUpAndAnnounced() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Backend.allCases)
+    func anAbruptDisconnectIsCleanedUpAndAnnounced(_ backend: Backend) async throws {
+        var options = TestServer.Options()
+        options.backend = backend
+        try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let bob = try await server.member("bob")
             let a = try await server.connect(alice)
@@ -130,8 +143,10 @@ import Testing
         }
     }
 
-    @Test func anIdleConnectionIsClosedButTrafficKeepsItOpen() async throws {
+    @Test(arguments: Backend.allCases)
+    func anIdleConnectionIsClosedButTrafficKeepsItOpen(_ backend: Backend) async throws {
         var options = TestServer.Options()
+        options.backend = backend
         options.gateway.idleTimeout = .seconds(1)
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")

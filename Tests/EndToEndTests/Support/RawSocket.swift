@@ -39,12 +39,22 @@ final class RawSocket: @unchecked Sendable {
         shutdown(fd, Int32(SHUT_RDWR))
     }
 
+    /// Sends a raw HTTP request and returns the response's status and body.
+    func request(_ text: String) async throws -> (status: Int, body: String) {
+        try await write(Array(text.utf8))
+        return try await readResponse()
+    }
+
     /// Sends a WebSocket upgrade request and returns the response's status and body.
     func upgrade(path: String, headers: [String] = []) async throws -> (status: Int, body: String) {
         let request = (["GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + ["", ""])
             .joined(separator: "\r\n")
         try await write(Array(request.utf8))
+        return try await readResponse()
+    }
+
+    private func readResponse() async throws -> (status: Int, body: String) {
         let head = try await readUntil(Array("\r\n\r\n".utf8))
         let headText = String(decoding: head, as: UTF8.self)
         let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0

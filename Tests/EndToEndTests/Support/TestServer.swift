@@ -1,3 +1,5 @@
+import AWSClients
+import ChatAWS
 import ChatClient
 import ChatCore
 import ChatHandlers
@@ -6,7 +8,17 @@ import ChatSQLiteStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import TestSupport
 import Testing
+
+/// The stores the end-to-end tests run the gateway on.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    /// moto's DynamoDB-compatible server, started by the tests.
+    case dynamodb
+
+    var testDescription: String { rawValue }
+}
 
 /// A local gateway started in-process for one test: a fresh SQLite file, a port
 /// the system picks, real sockets on 127.0.0.1.
@@ -17,10 +29,11 @@ final class TestServer: Sendable {
         var rateLimit: RateLimit? = RateLimit()
         var tokenLifetime: Int64 = 3600
         var passwordIterations = PasswordHasher.owaspIterations
+        var backend = Backend.sqlite
     }
 
     let port: Int
-    let store: SQLiteStore
+    let store: any ChatStore
     let gateway: LocalGateway
     let api: ChatAPI
     let clock: any ChatClock
@@ -38,7 +51,18 @@ final class TestServer: Sendable {
         let clock = SystemClock()
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .warning
-        let store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: clock, logger: logger)
+        let store: any ChatStore
+        switch options.backend {
+        case .sqlite:
+            store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: clock, logger: logger)
+        case .dynamodb:
+            let endpoint = try await MotoServer.shared.endpoint()
+            let client = DynamoDBClient(endpoint: AWSEndpoint(endpoint)!, credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
+                                        region: "us-east-1")
+            let dynamo = DynamoDBStore(client: client, table: "e2e-\(UUID().uuidString)", clock: clock)
+            try await dynamo.createTableIfMissing(logger: logger)
+            store = dynamo
+        }
         let tokens = try await TokenService(secret: secret, lifetimeSeconds: options.tokenLifetime, clock: clock)
         var gatewayConfiguration = options.gateway
         gatewayConfiguration.port = 0
@@ -57,7 +81,7 @@ final class TestServer: Sendable {
                           running: running, directory: directory)
     }
 
-    private init(port: Int, store: SQLiteStore, gateway: LocalGateway, clock: any ChatClock, services: ServiceGroup,
+    private init(port: Int, store: any ChatStore, gateway: LocalGateway, clock: any ChatClock, services: ServiceGroup,
                  running: Task<Void, any Error>, directory: TemporaryDirectory) {
         self.port = port
         self.store = store
@@ -73,7 +97,7 @@ final class TestServer: Sendable {
     func stop() async throws {
         await services.triggerGracefulShutdown()
         try await running.value
-        try await store.close()
+        try await (store as? SQLiteStore)?.close()
     }
 
     /// Registers a member and returns a token for `room`.

@@ -1,0 +1,88 @@
+import AWSClients
+import ChatAWS
+import ChatClient
+import ChatCore
+import Foundation
+import Testing
+
+/// The whole AWS chain, offline: the SAM template deployed into ministack, the
+/// real `bootstrap` serving every route as Lambda functions, DynamoDB as the
+/// store, `@connections` as delivery. The contract's main paths over its
+/// WebSocket and HTTP endpoints.
+@Suite(.serialized) struct EmulatedAWSChainTests {
+    @Test func theContractHoldsOnAPIGatewayLambdaAndDynamoDB() async throws {
+        let aws = try await EmulatedAWS.start()
+        defer { aws.stop() }
+        let api = ChatAPI(baseURL: aws.httpBaseURL)
+
+        // HTTP API → register / login Lambdas → DynamoDB.
+        #expect(try await api.register(email: "alice@example.com", username: "alice", password: "password1").status == 201)
+        #expect(try await api.register(email: "bob@example.com", username: "bob", password: "password1").status == 201)
+        let taken = try await api.post("/auth/v1/reister", json: ["email": "ALICE@example.com", "username": "a2", "password": "password1"])
+        #expect(taken.status == 409)
+        #expect(taken.json["error"]?["code"]?.string == "email_taken")
+        #expect(try await api.login(email: "alice@example.com", password: "wrong-password").status == 401)
+        let aliceToken = try await api.token(email: "alice@example.com", password: "password1")
+        let bobToken = try await api.token(email: "bob@example.com", password: "password1")
+
+        // Refused upgrades. No token: the emulator answers 401 itself, as AWS does.
+        // A present but bad token: our authorizer fails with "Unauthorized", which
+        // AWS turns into 401; ministack answers 500 for a failed authorizer (and 403
+        // for a Deny), so either of those is accepted here.
+        #expect(try await RawSocket(port: aws.port).upgrade(path: aws.webSocketPath).status == 401)
+        let bad = try await RawSocket(port: aws.port).upgrade(path: aws.webSocketPath + "?token=not.a.token")
+        #expect([401, 403, 500].contains(bad.status), "got \(bad.status)")
+        #expect(bad.status != 101)
+
+        // Two members chatting through the WebSocket API.
+        let a = try await TestClient.connect(url: "\(aws.webSocketURL)?token=\(aliceToken)")
+        let b = try await TestClient.connect(url: "\(aws.webSocketURL)?token=\(bobToken)")
+        let joined = try await a.next("presence", timeout: .seconds(30))
+        #expect(joined["event"]?.string == "joined")
+        #expect(joined["email"]?.string == "bob@example.com")
+
+        try await a.say("hello through Lambda", clientMessageID: "chain-1")
+        let sent = try await a.next("message", timeout: .seconds(30))
+        #expect(sent["message"]?.string == "hello through Lambda")
+        #expect(sent["client_msg_id"]?.string == "chain-1")
+        #expect(try await b.next("message", timeout: .seconds(30)) == sent)
+        try await a.say("retry", clientMessageID: "chain-1")
+        #expect(try await a.next("message", timeout: .seconds(30)) == sent)
+        await b.expectSilence(for: .seconds(1))
+
+        let history = try await b.request(["action": "getMessages"], expecting: "messages")
+        #expect(history["messages"]?.array?.compactMap { $0["message"]?.string } == ["hello through Lambda"])
+        let members = try await b.request(["action": "listMembers"], expecting: "members")
+        #expect(members["members"]?.array?.compactMap { $0["email"]?.string }.sorted() == ["alice@example.com", "bob@example.com"])
+        let unknown = try await b.request(["action": "fly"], expecting: "error")
+        #expect(unknown["code"]?.string == "unknown_action")
+
+        // A stale connection (its socket long gone): delivery gets 410, and the
+        // connection is removed and announced as left.
+        let store = DynamoDBStore(
+            client: DynamoDBClient(endpoint: AWSEndpoint(aws.endpoint)!, credentials: AWSCredentials(accessKeyID: "test", secretAccessKey: "test"),
+                                   region: "us-east-1"),
+            table: aws.table, clock: SystemClock())
+        try await ChatRepository(store: store, clock: SystemClock()).recordConnection(
+            Connection(id: "deadbeefdeadbeef", roomID: "lobby", member: Member(email: "ghost@example.com", username: "ghost"), connectedAt: 0),
+            ttlSeconds: 3600)
+        try await b.say("anyone there?")
+        #expect(try await b.next("message", timeout: .seconds(30))["message"]?.string == "anyone there?")
+        var sawGhostLeave = false
+        for _ in 0..<2 {
+            let frame = try await a.next(timeout: .seconds(30))
+            if frame["type"]?.string == "presence", frame["event"]?.string == "left", frame["email"]?.string == "ghost@example.com" {
+                sawGhostLeave = true
+            }
+        }
+        #expect(sawGhostLeave)
+        #expect(try await store.get(Keys.connection("deadbeefdeadbeef", in: "lobby")) == nil)
+
+        // Closing a socket runs $disconnect: the other member sees it leave.
+        await b.close()
+        let left = try await a.next("presence", timeout: .seconds(30))
+        #expect(left["event"]?.string == "left")
+        #expect(left["email"]?.string == "bob@example.com")
+        await a.close()
+    }
+}
