@@ -80,7 +80,8 @@ struct Serve: AsyncParsableCommand {
 
         let clock = SystemClock()
         let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger)
-        let chatStore = backend.store
+        // The gateway is the only writer of connection items: it may keep them in memory.
+        let chatStore = ConnectionCache(backend.store, clock: clock)
         let tokens: TokenService
         do {
             tokens = try await TokenService(secret: secret, lifetimeSeconds: tokenLifetime, clock: clock)
@@ -112,7 +113,7 @@ struct Serve: AsyncParsableCommand {
             logger.info("chatroom listening", metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"])
         }
         var services: [any Service] = [application]
-        if let sqlite = chatStore as? SQLiteStore {
+        if let sqlite = backend.store as? SQLiteStore {
             // DynamoDB deletes expired items itself.
             services.insert(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) }, at: 0)
         }

@@ -11,6 +11,8 @@ import Testing
 enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
     case dynamodb
+    /// SQLite behind the local gateway's in-memory cache of connection items.
+    case cachedSQLite
 
     var testDescription: String { rawValue }
 
@@ -23,6 +25,16 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let store = try await SQLiteStore.open(path: directory.path + "/conformance.sqlite", clock: clock)
             do {
                 try await body(store, clock)
+            } catch {
+                try await store.close()
+                throw error
+            }
+            try await store.close()
+        case .cachedSQLite:
+            let directory = try TemporaryDirectory()
+            let store = try await SQLiteStore.open(path: directory.path + "/conformance.sqlite", clock: clock)
+            do {
+                try await body(ConnectionCache(store, clock: clock), clock)
             } catch {
                 try await store.close()
                 throw error

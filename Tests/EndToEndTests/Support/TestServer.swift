@@ -68,7 +68,7 @@ final class TestServer: Sendable {
         gatewayConfiguration.port = 0
         let limiter: any RateLimiter = options.rateLimit.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
-            HandlerEnvironment(store: store, tokens: tokens, passwords: PasswordHasher(iterations: options.passwordIterations),
+            HandlerEnvironment(store: ConnectionCache(store, clock: clock), tokens: tokens, passwords: PasswordHasher(iterations: options.passwordIterations),
                                delivery: delivery, rateLimiter: limiter, clock: clock, config: options.config, logger: logger)
         }
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)

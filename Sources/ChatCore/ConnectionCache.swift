@@ -1,0 +1,98 @@
+import Synchronization
+
+/// A store decorator that keeps every room's connection items in memory, so the
+/// hot path (who is in this room? — once per message) reads no disk and parses
+/// no JSON. Writes still go to the store first: it stays the source of truth.
+///
+/// Sound only where one process writes all connection items, as the local
+/// gateway does (it forgets every connection of a previous run at start).
+public final class ConnectionCache: ChatStore {
+    private struct Room {
+        var items: [String: Item] = [:]
+        /// `items` in sort-key order, rebuilt on the first read after a change.
+        var sorted: [Item]?
+    }
+
+    public let store: any ChatStore
+    private let clock: any ChatClock
+    private let rooms = Mutex<[String: Room]>([:])
+
+    public init(_ store: any ChatStore, clock: any ChatClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    private static func isConnection(_ sk: String) -> Bool { sk.hasPrefix(Keys.connectionPrefix) }
+
+    public func put(_ item: Item, condition: PutCondition) async throws {
+        try await store.put(item, condition: condition)
+        guard Self.isConnection(item.sk) else { return }
+        rooms.withLock { rooms in
+            rooms[item.pk, default: Room()].items[item.sk] = item
+            rooms[item.pk]?.sorted = nil
+        }
+    }
+
+    public func get(_ key: ItemKey) async throws -> Item? {
+        try await store.get(key)
+    }
+
+    public func delete(_ key: ItemKey) async throws -> Item? {
+        let removed = try await store.delete(key)
+        if Self.isConnection(key.sk) {
+            rooms.withLock { rooms in
+                guard rooms[key.pk]?.items.removeValue(forKey: key.sk) != nil else { return }
+                if rooms[key.pk]?.items.isEmpty == true {
+                    rooms[key.pk] = nil
+                } else {
+                    rooms[key.pk]?.sorted = nil
+                }
+            }
+        }
+        return removed
+    }
+
+    public func query(pk: String, skPrefix: String, order: SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage {
+        guard skPrefix == Keys.connectionPrefix else {
+            return try await store.query(pk: pk, skPrefix: skPrefix, order: order, limit: limit, exclusiveStart: exclusiveStart)
+        }
+        let now = clock.nowSeconds()
+        let sorted = rooms.withLock { rooms -> [Item] in
+            guard var room = rooms[pk] else { return [] }
+            if let sorted = room.sorted { return sorted }
+            let sorted = room.items.values.sorted { $0.sk < $1.sk }
+            room.sorted = sorted
+            rooms[pk] = room
+            return sorted
+        }
+        var items = order == .ascending ? sorted : sorted.reversed()
+        if let exclusiveStart {
+            items = items.filter { order == .ascending ? $0.sk > exclusiveStart : $0.sk < exclusiveStart }
+        }
+        let page = Array(items.prefix(limit))
+        return QueryPage(items: page.filter { $0.isLive(atSecond: now) },
+                         lastEvaluatedSK: items.count > limit ? page.last?.sk : nil)
+    }
+
+    public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
+        precondition(!puts.contains { Self.isConnection($0.item.sk) }, "connection items are not written in transactions")
+        try await store.transactWrite(puts)
+    }
+
+    public func deleteAll(skPrefix: String) async throws -> Int {
+        let count = try await store.deleteAll(skPrefix: skPrefix)
+        if Keys.connectionPrefix.hasPrefix(skPrefix) || Self.isConnection(skPrefix) {
+            rooms.withLock { rooms in
+                for (pk, room) in rooms {
+                    let kept = room.items.filter { !$0.key.hasPrefix(skPrefix) }
+                    rooms[pk] = kept.isEmpty ? nil : Room(items: kept, sorted: nil)
+                }
+            }
+        }
+        return count
+    }
+
+    public func ping() async throws {
+        try await store.ping()
+    }
+}
