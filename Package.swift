@@ -74,6 +74,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.copy("Public")],
             swiftSettings: strict
         ),
         // The client side of the contract: HTTP calls and a WebSocket, shared by the
@@ -139,6 +140,7 @@ let package = Package(
                 "ChatLocalGateway",
                 "ChatAWS",
                 "AWSClients",
+                "ChatClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -28,6 +28,11 @@ extension LocalGateway {
             "/health": .get, "/ws": .get,
         ]
         router.add(middleware: ContractErrors(maxBodyBytes: configuration.maxRequestBodyBytes, allowedMethods: allowed))
+        // The web client, shipped with the package: `/` is its index.html.
+        if let folder = Bundle.module.resourceURL?.appendingPathComponent("Public").path {
+            router.add(middleware: FileMiddleware<GatewayRequestContext, LocalFileSystem>(
+                folder, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true, logger: logger))
+        }
 
         let handlers = self.handlers
         for path in ["/auth/v1/register", "/auth/v1/reister"] {

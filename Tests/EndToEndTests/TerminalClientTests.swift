@@ -1,0 +1,133 @@
+import ChatClient
+import Foundation
+import Testing
+
+/// `chatroom chat` driven through its standard input and read from its standard
+/// output, against a gateway started by the test.
+@Suite struct TerminalClientTests {
+    @Test func chatsFromTheTerminal() async throws {
+        try await TestServer.with { server in
+            let terminal = try TerminalProcess.start(arguments: [
+                "chat", "--server", server.baseURL, "--email", "tess@example.com", "--room", "lobby", "--register", "--username", "tess",
+            ], password: "terminal password")
+            defer { terminal.stop() }
+            try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") })
+
+            let bob = try await server.connect(try await server.member("bob"))
+            try await terminal.expect(line: { $0 == "* bob joined" })
+
+            terminal.type("hello from the terminal")
+            let echoed = try await bob.next("message")
+            #expect(echoed["message"]?.string == "hello from the terminal")
+            #expect(echoed["from"]?.string == "tess@example.com")
+            #expect(echoed["client_msg_id"]?.string?.isEmpty == false)
+            try await terminal.expect(line: { $0.hasSuffix("tess (you): hello from the terminal") })
+
+            try await bob.say("hi <tess>")
+            #expect(try await bob.next("message")["message"]?.string == "hi <tess>")  // the sender gets it too
+            try await terminal.expect(line: { $0.hasSuffix("] bob: hi <tess>") })
+
+            terminal.type("/members")
+            try await terminal.expect(line: { $0.hasPrefix("* members: ") && $0.contains("tess") && $0.contains("bob") })
+            terminal.type("/history 5")
+            try await terminal.expect(line: { $0 == "* last 2 messages:" })
+            try await terminal.expect(line: { $0.hasSuffix("tess (you): hello from the terminal") })
+            try await terminal.expect(line: { $0.hasSuffix("] bob: hi <tess>") })
+            terminal.type("/dance")
+            try await terminal.expect(line: { $0.hasPrefix("! commands:") })
+
+            terminal.type("/quit")
+            #expect(try await terminal.exitStatus() == 0)
+            #expect(try await bob.next("presence")["event"]?.string == "left")
+            await bob.close()
+        }
+    }
+
+    @Test func aWrongPasswordIsAClearError() async throws {
+        try await TestServer.with { server in
+            _ = try await server.member("uma")
+            let terminal = try TerminalProcess.start(arguments: ["chat", "--server", server.baseURL, "--email", "uma@example.com"],
+                                                     password: "not the password")
+            #expect(try await terminal.exitStatus() != 0)
+            #expect(terminal.errorOutput.contains("invalid_credentials"))
+        }
+    }
+}
+
+/// A `chatroom` child process with a pipe on each standard stream.
+final class TerminalProcess: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe(), output = Pipe(), errors = Pipe()
+    private let inbox = Inbox()
+    private(set) var seen: [String] = []
+
+    var errorOutput: String { String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self) }
+
+    private init() {
+        let handle = output.fileHandleForReading
+        let inbox = self.inbox
+        let (lines, sink) = AsyncStream.makeStream(of: String.self)
+        Thread {
+            var buffer = ""
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                buffer += String(decoding: data, as: UTF8.self)
+                while let newline = buffer.firstIndex(of: "\n") {
+                    sink.yield(String(buffer[..<newline]))
+                    buffer = String(buffer[buffer.index(after: newline)...])
+                }
+            }
+            sink.finish()
+        }.start()
+        Task {
+            for await line in lines { await inbox.push(line) }
+            await inbox.finish()
+        }
+    }
+
+    static func start(arguments: [String], password: String) throws -> TerminalProcess {
+        let terminal = TerminalProcess()
+        terminal.process.executableURL = ServeProcess.executable
+        terminal.process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["CHAT_PASSWORD"] = password
+        terminal.process.environment = environment
+        terminal.process.standardInput = terminal.input
+        terminal.process.standardOutput = terminal.output
+        terminal.process.standardError = terminal.errors
+        try terminal.process.run()
+        return terminal
+    }
+
+    func type(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Reads lines until one matches; fails the test if none does in time.
+    func expect(line matches: @escaping (String) -> Bool, timeout: Duration = .seconds(15),
+                sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let line = await inbox.next(timeout: deadline - ContinuousClock.now) else { break }
+            seen.append(line)
+            if matches(line) { return }
+        }
+        Issue.record("no matching line; the terminal printed: \(seen)", sourceLocation: sourceLocation)
+        throw ChatClientError.timedOut("a line")
+    }
+
+    func exitStatus() async throws -> Int32 {
+        try? input.fileHandleForWriting.close()
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.process.waitUntilExit()
+                continuation.resume(returning: self.process.terminationStatus)
+            }
+        }
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+    }
+}
