@@ -9,8 +9,34 @@ import Synchronization
 public final class ConnectionCache: ChatStore {
     private struct Room {
         var items: [String: Item] = [:]
-        /// `items` in sort-key order, rebuilt on the first read after a change.
-        var sorted: [Item]?
+        /// `items` in sort-key order, kept so on every change (a binary search and
+        /// one insert or remove), as reads far outnumber changes.
+        var sorted: [Item] = []
+
+        mutating func upsert(_ item: Item) {
+            let index = position(of: item.sk)
+            if items.updateValue(item, forKey: item.sk) != nil {
+                sorted[index] = item
+            } else {
+                sorted.insert(item, at: index)
+            }
+        }
+
+        mutating func remove(_ sk: String) -> Bool {
+            guard items.removeValue(forKey: sk) != nil else { return false }
+            sorted.remove(at: position(of: sk))
+            return true
+        }
+
+        /// The index of `sk` in `sorted`, or where it would go.
+        func position(of sk: String) -> Int {
+            var low = 0, high = sorted.count
+            while low < high {
+                let middle = (low + high) / 2
+                if sorted[middle].sk < sk { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
     }
 
     public let store: any ChatStore
@@ -27,10 +53,7 @@ public final class ConnectionCache: ChatStore {
     public func put(_ item: Item, condition: PutCondition) async throws {
         try await store.put(item, condition: condition)
         guard Self.isConnection(item.sk) else { return }
-        rooms.withLock { rooms in
-            rooms[item.pk, default: Room()].items[item.sk] = item
-            rooms[item.pk]?.sorted = nil
-        }
+        rooms.withLock { rooms in rooms[item.pk, default: Room()].upsert(item) }
     }
 
     public func get(_ key: ItemKey) async throws -> Item? {
@@ -41,12 +64,8 @@ public final class ConnectionCache: ChatStore {
         let removed = try await store.delete(key)
         if Self.isConnection(key.sk) {
             rooms.withLock { rooms in
-                guard rooms[key.pk]?.items.removeValue(forKey: key.sk) != nil else { return }
-                if rooms[key.pk]?.items.isEmpty == true {
-                    rooms[key.pk] = nil
-                } else {
-                    rooms[key.pk]?.sorted = nil
-                }
+                guard rooms[key.pk]?.remove(key.sk) == true else { return }
+                if rooms[key.pk]?.items.isEmpty == true { rooms[key.pk] = nil }
             }
         }
         return removed
@@ -57,14 +76,7 @@ public final class ConnectionCache: ChatStore {
             return try await store.query(pk: pk, skPrefix: skPrefix, order: order, limit: limit, exclusiveStart: exclusiveStart)
         }
         let now = clock.nowSeconds()
-        let sorted = rooms.withLock { rooms -> [Item] in
-            guard var room = rooms[pk] else { return [] }
-            if let sorted = room.sorted { return sorted }
-            let sorted = room.items.values.sorted { $0.sk < $1.sk }
-            room.sorted = sorted
-            rooms[pk] = room
-            return sorted
-        }
+        let sorted = rooms.withLock { $0[pk]?.sorted ?? [] }
         var items = order == .ascending ? sorted : sorted.reversed()
         if let exclusiveStart {
             items = items.filter { order == .ascending ? $0.sk > exclusiveStart : $0.sk < exclusiveStart }
@@ -84,8 +96,8 @@ public final class ConnectionCache: ChatStore {
         if Keys.connectionPrefix.hasPrefix(skPrefix) || Self.isConnection(skPrefix) {
             rooms.withLock { rooms in
                 for (pk, room) in rooms {
-                    let kept = room.items.filter { !$0.key.hasPrefix(skPrefix) }
-                    rooms[pk] = kept.isEmpty ? nil : Room(items: kept, sorted: nil)
+                    let kept = room.sorted.filter { !$0.sk.hasPrefix(skPrefix) }
+                    rooms[pk] = kept.isEmpty ? nil : Room(items: Dictionary(uniqueKeysWithValues: kept.map { ($0.sk, $0) }), sorted: kept)
                 }
             }
         }

@@ -1,45 +1,99 @@
 import ChatCore
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
-/// The open WebSockets of this process, by connection id: each has an outbox that
-/// one writer task drains onto its socket.
+/// The open WebSockets of this process, by connection id.
+///
+/// Delivery writes frames straight onto each connection's channel, on its event
+/// loop: one task per event loop per broadcast rather than one per recipient, and
+/// every recipient shares the one encoded buffer. Until a connection's WebSocket
+/// handler has started (its `$connect` runs before the upgrade completes), frames
+/// for it wait here, in order.
 final class ConnectionRegistry: Sendable {
-    typealias Outbox = AsyncStream<ByteBuffer>.Continuation
-
-    private let outboxes = Mutex<[ConnectionID: Outbox]>([:])
-
-    func add(_ id: ConnectionID, _ outbox: Outbox) {
-        outboxes.withLock { $0[id] = outbox }
+    private enum Sink {
+        case pending([ByteBuffer])
+        case live(any Channel)
     }
 
-    /// Removes the connection and ends its outbox (what is queued still goes out).
+    /// Frames that may wait for a connection still upgrading.
+    let maxPendingFrames: Int
+    private let sinks = Mutex<[ConnectionID: Sink]>([:])
+
+    init(maxPendingFrames: Int) {
+        self.maxPendingFrames = maxPendingFrames
+    }
+
+    /// Registers a connection whose upgrade is under way.
+    func add(_ id: ConnectionID) {
+        sinks.withLock { $0[id] = .pending([]) }
+    }
+
+    /// The upgrade is done: frames that waited go out first, then all later ones.
+    func goLive(_ id: ConnectionID, channel: any Channel) {
+        sinks.withLock { sinks in
+            guard case .pending(let waiting)? = sinks[id] else { return }
+            sinks[id] = .live(channel)
+            // Scheduled under the lock, so no later broadcast can overtake them.
+            if !waiting.isEmpty {
+                channel.eventLoop.execute { Self.write(waiting, to: channel) }
+            }
+        }
+    }
+
     func remove(_ id: ConnectionID) {
-        outboxes.withLock { $0.removeValue(forKey: id) }?.finish()
+        _ = sinks.withLock { $0.removeValue(forKey: id) }
     }
 
-    var count: Int { outboxes.withLock { $0.count } }
+    var count: Int { sinks.withLock { $0.count } }
 
-    /// Queues one shared buffer for each connection; returns the ids that are not
-    /// open here. A connection whose outbox is full is too slow to keep up: it is
-    /// dropped, and catches up from history when it reconnects.
+    /// Sends one shared buffer to each connection; returns the ids that are not
+    /// open here.
     func enqueue(_ payload: ByteBuffer, to ids: [ConnectionID]) -> Set<ConnectionID> {
         var gone: Set<ConnectionID> = []
-        var overflowing: [Outbox] = []
-        outboxes.withLock { outboxes in
+        sinks.withLock { sinks in
+            var byLoop: [ObjectIdentifier: (loop: any EventLoop, channels: [any Channel])] = [:]
             for id in ids {
-                guard let outbox = outboxes[id] else {
+                switch sinks[id] {
+                case nil:
                     gone.insert(id)
-                    continue
+                case .pending(var waiting)?:
+                    // A connection that cannot finish its upgrade while this much
+                    // piles up is dropped; the client catches up when it returns.
+                    guard waiting.count < maxPendingFrames else {
+                        sinks[id] = nil
+                        continue
+                    }
+                    waiting.append(payload)
+                    sinks[id] = .pending(waiting)
+                case .live(let channel)?:
+                    byLoop[ObjectIdentifier(channel.eventLoop), default: (channel.eventLoop, [])].channels.append(channel)
                 }
-                if case .dropped = outbox.yield(payload) {
-                    outboxes.removeValue(forKey: id)
-                    overflowing.append(outbox)
+            }
+            // Scheduled under the lock: two broadcasts reach every connection in
+            // the order they were made.
+            for (loop, channels) in byLoop.values {
+                loop.execute {
+                    for channel in channels { Self.write([payload], to: channel) }
                 }
             }
         }
-        for outbox in overflowing { outbox.finish() }
         return gone
+    }
+
+    /// On the channel's event loop. A client that stops reading fills the
+    /// channel's buffer past its high-water mark: it is disconnected rather than
+    /// allowed to grow the server's memory (it catches up when it reconnects).
+    private static func write(_ payloads: [ByteBuffer], to channel: any Channel) {
+        guard channel.isActive else { return }
+        guard channel.isWritable else {
+            channel.close(promise: nil)
+            return
+        }
+        for payload in payloads {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
+        }
+        channel.flush()
     }
 }
 

@@ -10,8 +10,11 @@ public struct GatewayConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(600)
     /// HTTP request bodies; larger ones get 413.
     public var maxRequestBodyBytes = 65_536
-    /// Frames waiting for one slow client before it is disconnected (it catches up on reconnect).
+    /// Frames that may wait for a connection still upgrading before it is dropped.
     public var maxQueuedFramesPerConnection = 4096
+    /// Bytes written to one client and not yet taken by it before it is
+    /// disconnected as too slow (it catches up on reconnect).
+    public var maxBufferedBytesPerConnection = 4 * 1024 * 1024
     /// The stage name put into events, as API Gateway would.
     public var stage = "local"
 

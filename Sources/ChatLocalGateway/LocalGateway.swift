@@ -26,7 +26,7 @@ public struct LocalGateway: Sendable {
     ///   delivery seam the gateway provides.
     public init(configuration: GatewayConfiguration, logger: Logger,
                 makeEnvironment: (any ConnectionDelivery) -> HandlerEnvironment) {
-        let registry = ConnectionRegistry()
+        let registry = ConnectionRegistry(maxPendingFrames: configuration.maxQueuedFramesPerConnection)
         self.registry = registry
         self.handlers = Handlers(makeEnvironment(LocalDelivery(registry: registry)))
         self.configuration = configuration
@@ -90,9 +90,11 @@ public struct LocalGateway: Sendable {
         // client sees 101 it is in the room. Its outbox exists from now on, so
         // frames sent to it meanwhile wait there instead of finding it gone.
         let session = Session(id: connectionID, connectedAt: now, authorizer: authorized, headers: headers, query: query)
-        let (outbox, continuation) = AsyncStream.makeStream(
-            of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(configuration.maxQueuedFramesPerConnection))
-        registry.add(session.id, continuation)
+        // A reader that falls this far behind is disconnected (see ConnectionRegistry).
+        _ = try? await channel.setOption(ChannelOptions.writeBufferWaterMark,
+                                         value: .init(low: configuration.maxBufferedBytesPerConnection / 2,
+                                                      high: configuration.maxBufferedBytesPerConnection)).get()
+        registry.add(session.id)
         let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
         guard connected.statusCode == 200 else {
             registry.remove(session.id)
@@ -110,39 +112,26 @@ public struct LocalGateway: Sendable {
         }
         return .upgrade([:]) { inbound, outbound, _ in
             guard start.begin() else { return }
-            try await gateway.serve(session, outbox: outbox, inbound: inbound, outbound: outbound)
+            gateway.registry.goLive(session.id, channel: channel)
+            try await gateway.serve(session, inbound: inbound)
         }
     }
 
     /// One connection's life after `$connect`: its frames in arrival order, then
     /// `$disconnect` however the socket ends.
-    func serve(_ session: Session, outbox: AsyncStream<ByteBuffer>, inbound: WebSocketInboundStream,
-               outbound: WebSocketOutboundWriter) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // The only task that writes data frames to this socket.
-            group.addTask {
-                for await payload in outbox {
-                    do {
-                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: payload)))
-                    } catch {
-                        return
-                    }
-                }
+    func serve(_ session: Session, inbound: WebSocketInboundStream) async throws {
+        var failure: (any Error)?
+        do {
+            for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
+                await handle(message, from: session)
             }
-            var failure: (any Error)?
-            do {
-                for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
-                    await handle(message, from: session)
-                }
-            } catch {
-                // Too large a message (1009) or a broken socket: either way the
-                // connection is over; the framework picks the close code.
-                failure = error
-            }
-            await end(session)
-            group.cancelAll()
-            if let failure { throw failure }
+        } catch {
+            // Too large a message (1009) or a broken socket: either way the
+            // connection is over; the framework picks the close code.
+            failure = error
         }
+        await end(session)
+        if let failure { throw failure }
     }
 
     /// Forgets the connection here and runs `$disconnect`.

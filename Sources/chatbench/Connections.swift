@@ -47,7 +47,7 @@ struct IdleConnections: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
     @Option(help: "Connections to hold open.") var connections = 10_000
     @Option(help: "Handshakes in flight at once.") var parallelism = 64
-    @Option(help: "Members whose tokens the connections use.") var members = 20
+    @Option(help: "Members per room whose tokens the connections use.") var members = 1
     @Option(help: "Rooms to spread them over.") var rooms = 100
 
     func run() async throws {

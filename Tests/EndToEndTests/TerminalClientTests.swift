@@ -5,13 +5,20 @@ import Testing
 /// `chatroom chat` driven through its standard input and read from its standard
 /// output, against a gateway started by the test.
 @Suite struct TerminalClientTests {
+    /// Hashing is not what these tests are about: cheap passwords keep them quick under load.
+    static var options: TestServer.Options {
+        var options = TestServer.Options()
+        options.passwordIterations = 1000
+        return options
+    }
+
     @Test func chatsFromTheTerminal() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(Self.options) { server in
             let terminal = try TerminalProcess.start(arguments: [
                 "chat", "--server", server.baseURL, "--email", "tess@example.com", "--room", "lobby", "--register", "--username", "tess",
             ], password: "terminal password")
             defer { terminal.stop() }
-            try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") })
+            try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") }, timeout: .seconds(60))
 
             let bob = try await server.connect(try await server.member("bob"))
             try await terminal.expect(line: { $0 == "* bob joined" })
@@ -44,7 +51,7 @@ import Testing
     }
 
     @Test func aWrongPasswordIsAClearError() async throws {
-        try await TestServer.with { server in
+        try await TestServer.with(Self.options) { server in
             _ = try await server.member("uma")
             let terminal = try TerminalProcess.start(arguments: ["chat", "--server", server.baseURL, "--email", "uma@example.com"],
                                                      password: "not the password")
