@@ -76,14 +76,20 @@ public final class ConnectionCache: ChatStore {
             return try await store.query(pk: pk, skPrefix: skPrefix, order: order, limit: limit, exclusiveStart: exclusiveStart)
         }
         let now = clock.nowSeconds()
-        let sorted = rooms.withLock { $0[pk]?.sorted ?? [] }
-        var items = order == .ascending ? sorted : sorted.reversed()
-        if let exclusiveStart {
-            items = items.filter { order == .ascending ? $0.sk > exclusiveStart : $0.sk < exclusiveStart }
+        let (sorted, startIndex) = rooms.withLock { rooms -> ([Item], Int) in
+            guard let room = rooms[pk] else { return ([], 0) }
+            guard let exclusiveStart else { return (room.sorted, 0) }
+            let index = room.position(of: exclusiveStart)
+            // Ascending: past the start key; descending: before it.
+            if order == .ascending {
+                return (room.sorted, index < room.sorted.count && room.sorted[index].sk == exclusiveStart ? index + 1 : index)
+            }
+            return (room.sorted, index)
         }
-        let page = Array(items.prefix(limit))
+        let candidates: ArraySlice<Item> = order == .ascending ? sorted[startIndex...] : sorted[..<(exclusiveStart == nil ? sorted.count : startIndex)]
+        let page = order == .ascending ? Array(candidates.prefix(limit)) : Array(candidates.suffix(limit).reversed())
         return QueryPage(items: page.filter { $0.isLive(atSecond: now) },
-                         lastEvaluatedSK: items.count > limit ? page.last?.sk : nil)
+                         lastEvaluatedSK: candidates.count > limit ? page.last?.sk : nil)
     }
 
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {

@@ -9,17 +9,22 @@ struct ConnectStorm: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
     @Option(help: "Connections to open.") var connections = 2000
     @Option(help: "Handshakes in flight at once.") var parallelism = 64
-    @Option(help: "Members whose tokens the connections use.") var members = 20
+    @Option(help: "Rooms to spread them over (rooms of 100 by default, as in the fan-out).") var rooms = 30
 
     func run() async throws {
         let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-        let room = "storm-\(runID)"
-        let tokens = options.baseline ? [] : try await Accounts.tokens(api: ChatAPI(baseURL: options.server), prefix: "s\(runID)", count: members, room: room)
-        let base = options.webSocketURL, baseline = options.baseline, memberCount = members
+        var tokens: [String] = []
+        if !options.baseline {
+            let api = ChatAPI(baseURL: options.server)
+            for room in 0..<rooms {
+                tokens += try await Accounts.tokens(api: api, prefix: "s\(runID)r\(room)", count: 1, room: "storm-\(runID)-\(room)")
+            }
+        }
+        let base = options.webSocketURL, baseline = options.baseline, roomCount = rooms, tokenPool = tokens
         let before = ProcessSample.read(pid: options.serverPid)
         let start = now()
         let sockets = try await openSockets(count: connections, parallelism: parallelism) { index in
-            baseline ? "\(base)?room=\(room)" : "\(base)?token=\(tokens[index % memberCount])"
+            baseline ? "\(base)?room=storm-\(runID)-\(index % roomCount)" : "\(base)?token=\(tokenPool[index % roomCount])"
         }
         let elapsed = Double(now() - start) / 1e9
         let after = ProcessSample.read(pid: options.serverPid)
