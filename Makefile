@@ -11,6 +11,10 @@ run:
 test:
 	scripts/test
 
+# The standard benchmark set (BENCHMARKS.md); never part of the tests.
+bench:
+	scripts/bench
+
 # The one Lambda binary, zipped as deploy/template.yaml expects it.
 # On this machine: a static-stdlib build for the host. For AWS (arm64,
 # provided.al2023) build with the static Linux SDK: make lambda-zip SWIFT_SDK=aarch64-swift-linux-musl
