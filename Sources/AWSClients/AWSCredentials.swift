@@ -21,7 +21,6 @@ public struct AWSCredentials: Sendable, Hashable {
     }
 }
 
-
 extension AWSCredentials: CustomStringConvertible, CustomDebugStringConvertible {
     public var description: String { "AWSCredentials(\(accessKeyID), secret: <redacted>)" }
     public var debugDescription: String { description }

@@ -37,7 +37,8 @@ public struct RetryPolicy: Sendable {
         self.cap = cap
     }
 
-    func delay(afterAttempt attempt: Int) -> Duration {
+    /// How long to wait after failed attempt number `attempt` (from 0).
+    public func delay(afterAttempt attempt: Int) -> Duration {
         let ceiling = min(cap, base * (1 << min(attempt, 20)))
         let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
         return .nanoseconds(Int64.random(in: 0...max(0, nanoseconds)))

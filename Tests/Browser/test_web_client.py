@@ -18,7 +18,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("CHATROOM_BIN", str(REPO / ".build" / "debug" / "chatroom"))
-SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
+# The README's picture (docs/screenshot-chat.png) is a copy of this one.
+SCREENSHOT = REPO / ".build" / "browser" / "screenshot-chat.png"
 
 
 def free_port():
@@ -134,7 +135,7 @@ def test_two_members_chat_and_a_third_room_sees_nothing(server):
         say(bob, xss)
         wait(alice, lambda d: xss in messages(d))
         assert alice.find_elements(By.CSS_SELECTOR, "#messages img") == []
-        SCREENSHOT.parent.mkdir(exist_ok=True)
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         alice.save_screenshot(str(SCREENSHOT))
 
         # A reload keeps the session (sessionStorage) and shows the history.

@@ -1,5 +1,6 @@
 import ChatClient
 import Foundation
+import TestSupport
 import Testing
 
 /// `chatroom serve` as a real process: what survives a restart, and what does not.
@@ -44,6 +45,34 @@ import Testing
     }
 }
 
+extension RestartTests {
+    /// `chatroom serve --store dynamodb`: the table is created (with TTL) on first
+    /// start, and what was said is there after a restart.
+    @Test func serveOnDynamoDB() async throws {
+        let directory = try TemporaryDirectory()
+        let table = "serve-\(UUID().uuidString)"
+        let arguments = ["--store", "dynamodb", "--table", table, "--dynamodb-endpoint", try await MotoServer.shared.endpoint()]
+        let environment = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"]
+        var server = try await ServeProcess.start(dataDirectory: directory.path, arguments: arguments, environment: environment)
+        let api = ChatAPI(baseURL: server.baseURL)
+        #expect(try await api.register(email: "dina@example.com", username: "dina", password: "password1").status == 201)
+        let token = try await api.token(email: "dina@example.com", password: "password1")
+        let first = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
+        try await first.say("kept in DynamoDB")
+        let stored = try await first.next("message")
+        await first.close()
+        server.stop(SIGTERM)
+
+        server = try await ServeProcess.start(dataDirectory: directory.path, arguments: arguments, environment: environment)
+        defer { server.stop(SIGTERM) }
+        let again = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
+        let history = try await again.request(["action": "getMessages"], expecting: "messages")
+        #expect(history["messages"]?.array?.first == .object(stored))
+        #expect(try await ChatAPI(baseURL: server.baseURL).register(email: "dina@example.com", username: "x", password: "password1").status == 409)
+        await again.close()
+    }
+}
+
 /// A `chatroom serve` child process on a port it picks itself.
 struct ServeProcess {
     let process: Process
@@ -62,12 +91,13 @@ struct ServeProcess {
         return directory.appendingPathComponent("chatroom")
     }
 
-    static func start(dataDirectory: String) async throws -> ServeProcess {
+    static func start(dataDirectory: String, arguments: [String] = [], environment extra: [String: String] = [:]) async throws -> ServeProcess {
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory]
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "CHAT_JWT_SECRET")
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let output = Pipe()
         process.standardError = output

@@ -1,0 +1,91 @@
+import AWSClients
+import Foundation
+import Testing
+
+/// DynamoDB calls retry throttling and 5xx answers, with backoff, and nothing else.
+@Suite struct RetryTests {
+    static let fast = RetryPolicy(maxAttempts: 4, base: .milliseconds(1), cap: .milliseconds(5))
+
+    @Test func throttlingAndServerErrorsAreRetried() async throws {
+        let server = try FlakyServer(statuses: [500, 429, 503])
+        defer { server.stop() }
+        let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
+        #expect(answer["Attempts"]?.int == 4)
+        #expect(answer["SignedWith"]?.string == "AWS4-HMAC-SHA256")
+    }
+
+    @Test func givingUpAfterTheLastAttemptThrowsTheTypedError() async throws {
+        let server = try FlakyServer(statuses: [500, 500, 500, 500])
+        defer { server.stop() }
+        do {
+            _ = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
+            Issue.record("four 500s must throw")
+        } catch let error as DynamoDBError {
+            #expect(error.type == "InternalServerError")
+            #expect(error.status == 500)
+        }
+        // The next request is the fifth: the call made exactly its four attempts.
+        let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
+        #expect(answer["Attempts"]?.int == 5)
+    }
+
+    @Test func clientErrorsAreNotRetried() async throws {
+        let server = try FlakyServer(statuses: [400])
+        defer { server.stop() }
+        do {
+            _ = try await server.client(retry: Self.fast).call("PutItem", ["TableName": "t"])
+            Issue.record("a 400 must throw")
+        } catch let error as DynamoDBError {
+            #expect(error.type == "ValidationException")
+            #expect(error.status == 400)
+            #expect(!error.isRetryable)
+        }
+        // The next call is the server's second request: the 400 was not retried.
+        let answer = try await server.client(retry: Self.fast).call("PutItem", ["TableName": "t"])
+        #expect(answer["Attempts"]?.int == 2)
+    }
+
+    @Test func backoffStaysUnderItsCeiling() {
+        let policy = RetryPolicy(maxAttempts: 10, base: .milliseconds(10), cap: .milliseconds(300))
+        for attempt in 0..<10 {
+            let ceiling = min(Duration.milliseconds(300), .milliseconds(10) * (1 << attempt))
+            for _ in 0..<50 { #expect(policy.delay(afterAttempt: attempt) <= ceiling) }
+        }
+    }
+}
+
+/// `flaky_server.py`, answering with the given statuses in turn.
+final class FlakyServer: Sendable {
+    let port: Int
+    private let process: Process
+    private let input: Pipe
+
+    init(statuses: [Int]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("flaky_server.py").path,
+                             statuses.map(String.init).joined(separator: ",")]
+        input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func client(retry: RetryPolicy) -> DynamoDBClient {
+        DynamoDBClient(endpoint: AWSEndpoint("http://127.0.0.1:\(port)")!, credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"),
+                       region: "us-east-1", retry: retry)
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+}
