@@ -30,14 +30,16 @@ final class ConnectionRegistry: Sendable {
     }
 
     /// The upgrade is done: frames that waited go out first, then all later ones.
-    func goLive(_ id: ConnectionID, channel: any Channel) {
+    /// False when the connection was dropped meanwhile.
+    func goLive(_ id: ConnectionID, channel: any Channel) -> Bool {
         sinks.withLock { sinks in
-            guard case .pending(let waiting)? = sinks[id] else { return }
+            guard case .pending(let waiting)? = sinks[id] else { return false }
             sinks[id] = .live(channel)
             // Scheduled under the lock, so no later broadcast can overtake them.
             if !waiting.isEmpty {
                 channel.eventLoop.execute { Self.write(waiting, to: channel) }
             }
+            return true
         }
     }
 

@@ -87,8 +87,8 @@ public struct LocalGateway: Sendable {
             return .dontUpgrade
         }
         // `$connect` runs before the upgrade completes, as on API Gateway: when the
-        // client sees 101 it is in the room. Its outbox exists from now on, so
-        // frames sent to it meanwhile wait there instead of finding it gone.
+        // client sees 101 it is in the room. It is registered from now on, so
+        // frames sent to it meanwhile wait in the registry instead of finding it gone.
         let session = Session(id: connectionID, connectedAt: now, authorizer: authorized, headers: headers, query: query)
         // A reader that falls this far behind is disconnected (see ConnectionRegistry).
         _ = try? await channel.setOption(ChannelOptions.writeBufferWaterMark,
@@ -110,9 +110,14 @@ public struct LocalGateway: Sendable {
             guard start.abandon() else { return }
             Task { await gateway.end(session) }
         }
-        return .upgrade([:]) { inbound, outbound, _ in
+        return .upgrade([:]) { inbound, _, _ in
             guard start.begin() else { return }
-            gateway.registry.goLive(session.id, channel: channel)
+            guard gateway.registry.goLive(session.id, channel: channel) else {
+                // Dropped while upgrading (too much waited for it): it reconnects and catches up.
+                await gateway.end(session)
+                try await channel.close()
+                return
+            }
             try await gateway.serve(session, inbound: inbound)
         }
     }
