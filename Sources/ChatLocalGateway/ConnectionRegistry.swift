@@ -7,9 +7,10 @@ import Synchronization
 ///
 /// Delivery writes frames straight onto each connection's channel, on its event
 /// loop: one task per event loop per broadcast rather than one per recipient, and
-/// every recipient shares the one encoded buffer. Until a connection's WebSocket
-/// handler has started (its `$connect` runs before the upgrade completes), frames
-/// for it wait here, in order.
+/// every recipient shares the one encoded buffer. Flushes are coalesced per event
+/// loop, so frames that pile up for a connection leave in one `writev`. Until a
+/// connection's WebSocket handler has started (its `$connect` runs before the
+/// upgrade completes), frames for it wait here, in order.
 final class ConnectionRegistry: Sendable {
     private enum Sink {
         case pending([ByteBuffer])
@@ -19,6 +20,7 @@ final class ConnectionRegistry: Sendable {
     /// Frames that may wait for a connection still upgrading.
     let maxPendingFrames: Int
     private let sinks = Mutex<[ConnectionID: Sink]>([:])
+    private let flushers = Mutex<[ObjectIdentifier: LoopFlusher]>([:])
 
     init(maxPendingFrames: Int) {
         self.maxPendingFrames = maxPendingFrames
@@ -37,7 +39,8 @@ final class ConnectionRegistry: Sendable {
             sinks[id] = .live(channel)
             // Scheduled under the lock, so no later broadcast can overtake them.
             if !waiting.isEmpty {
-                channel.eventLoop.execute { Self.write(waiting, to: channel) }
+                let flusher = flusher(for: channel.eventLoop)
+                channel.eventLoop.execute { flusher.write(waiting, to: channel) }
             }
             return true
         }
@@ -75,18 +78,41 @@ final class ConnectionRegistry: Sendable {
             // Scheduled under the lock: two broadcasts reach every connection in
             // the order they were made.
             for (loop, channels) in byLoop.values {
+                let flusher = flusher(for: loop)
                 loop.execute {
-                    for channel in channels { Self.write([payload], to: channel) }
+                    for channel in channels { flusher.write([payload], to: channel) }
                 }
             }
         }
         return gone
     }
 
-    /// On the channel's event loop. A client that stops reading fills the
-    /// channel's buffer past its high-water mark: it is disconnected rather than
-    /// allowed to grow the server's memory (it catches up when it reconnects).
-    private static func write(_ payloads: [ByteBuffer], to channel: any Channel) {
+    private func flusher(for loop: any EventLoop) -> LoopFlusher {
+        flushers.withLock { flushers in
+            if let flusher = flushers[ObjectIdentifier(loop)] { return flusher }
+            let flusher = LoopFlusher(loop: loop)
+            flushers[ObjectIdentifier(loop)] = flusher
+            return flusher
+        }
+    }
+}
+
+/// The channels of one event loop written since its last flush. Used only on that
+/// event loop: the flush runs as the loop's next task, after every write already
+/// queued, so a burst of broadcasts costs each connection one `writev`.
+private final class LoopFlusher: @unchecked Sendable {
+    private let loop: any EventLoop
+    private var written: [any Channel] = []
+    private var writtenIDs: Set<ObjectIdentifier> = []
+    private var scheduled = false
+
+    init(loop: any EventLoop) { self.loop = loop }
+
+    /// A client that stops reading fills its channel's buffer past the high-water
+    /// mark: it is disconnected rather than allowed to grow the server's memory (it
+    /// catches up when it reconnects).
+    func write(_ payloads: [ByteBuffer], to channel: any Channel) {
+        loop.preconditionInEventLoop()
         guard channel.isActive else { return }
         guard channel.isWritable else {
             channel.close(promise: nil)
@@ -95,7 +121,19 @@ final class ConnectionRegistry: Sendable {
         for payload in payloads {
             channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
         }
-        channel.flush()
+        if writtenIDs.insert(ObjectIdentifier(channel)).inserted { written.append(channel) }
+        if !scheduled {
+            scheduled = true
+            loop.execute { self.flush() }
+        }
+    }
+
+    private func flush() {
+        scheduled = false
+        let channels = written
+        written.removeAll(keepingCapacity: true)
+        writtenIDs.removeAll(keepingCapacity: true)
+        for channel in channels { channel.flush() }
     }
 }
 
