@@ -82,6 +82,7 @@ let package = Package(
         .target(
             name: "ChatClient",
             dependencies: [
+                "ChatCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),

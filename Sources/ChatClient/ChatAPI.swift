@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ChatCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -9,7 +10,7 @@ public struct ChatAPI: Sendable {
     public struct Answer: Sendable {
         public var status: Int
         public var body: String
-        public var json: [String: JSONText] { JSONText.object(body) }
+        public var json: [String: JSONValue] { JSONValue.object(body) }
     }
 
     public let baseURL: String

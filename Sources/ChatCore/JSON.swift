@@ -24,6 +24,36 @@ public enum JSONValue: Sendable, Hashable {
         if case .object(let members) = self { return members }
         return nil
     }
+
+    /// The members of a JSON object text; empty when the text is not one.
+    public static func object(_ text: String) -> [String: JSONValue] {
+        parse(text)?.objectValue ?? [:]
+    }
+
+    public var string: String? { if case .string(let value) = self { value } else { nil } }
+    public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
+    public var array: [JSONValue]? { if case .array(let value) = self { value } else { nil } }
+    public var object: [String: JSONValue]? { objectValue }
+
+    /// Any JSON number, as a `Double`.
+    public var number: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
+    }
+
+    /// A JSON number that is a whole number.
+    public var int: Int? {
+        switch self {
+        case .integer(let value): Int(exactly: value)
+        case .double(let value): Int(exactly: value)
+        default: nil
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? { objectValue?[key] }
 }
 
 extension JSONValue: Decodable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatClient
+import ChatCore
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -161,7 +162,7 @@ final class Session: Sendable {
 
     /// A frame from the server, printed.
     func show(_ text: String) {
-        let frame = JSONText.object(text)
+        let frame = JSONValue.object(text)
         switch frame["type"]?.string {
         case "message":
             printMessage(frame)
@@ -185,7 +186,7 @@ final class Session: Sendable {
         }
     }
 
-    private func printMessage(_ frame: [String: JSONText], replay: Bool = false) {
+    private func printMessage(_ frame: [String: JSONValue], replay: Bool = false) {
         guard let id = frame["id"]?.string else { return }
         let isNew = state.withLock { state -> Bool in
             if let clientID = frame["client_msg_id"]?.string, frame["from"]?.string == me {

@@ -216,6 +216,3 @@ final class Box<Value: Sendable>: Sendable {
     func set(_ value: Value) { mutex.withLock { $0 = value } }
 }
 
-extension JSONValue {
-    var string: String? { if case .string(let text) = self { text } else { nil } }
-}

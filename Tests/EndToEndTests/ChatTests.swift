@@ -24,7 +24,7 @@ import Testing
             for path in refused {
                 let answer = try await RawSocket(port: server.port).upgrade(path: path)
                 #expect(answer.status == 401, "\(path)")
-                #expect(JSONText.object(answer.body)["error"]?["code"]?.string == "unauthorized", "\(path)")
+                #expect(JSONValue.object(answer.body)["error"]?["code"]?.string == "unauthorized", "\(path)")
             }
             // A bad query token wins over a good header.
             let both = try await RawSocket(port: server.port).upgrade(path: "/ws?token=bad", headers: ["Authorization: Bearer \(alice.token)"])

@@ -99,7 +99,7 @@ import Testing
             try await socket.sendFrame(opcode: 0x1, payload: Array(fits.utf8))
             let answer = try await socket.readFrame()
             #expect(answer.opcode == 0x1)
-            #expect(JSONText.object(String(decoding: answer.payload, as: UTF8.self))["code"]?.string == "unknown_action")
+            #expect(JSONValue.object(String(decoding: answer.payload, as: UTF8.self))["code"]?.string == "unknown_action")
             // …one byte more is not.
             try await socket.sendFrame(opcode: 0x1, payload: Array((fits + " ").utf8))
             #expect(try await socket.readCloseCode() == 1009)
@@ -161,7 +161,7 @@ import Testing
             }
             #expect(try await idle.readCloseCode() == 1001)
             try await busy.sendFrame(opcode: 0x1, payload: Array(#"{"action":"listMembers"}"#.utf8))
-            let members = JSONText.object(String(decoding: try await busy.readFrame().payload, as: UTF8.self))
+            let members = JSONValue.object(String(decoding: try await busy.readFrame().payload, as: UTF8.self))
             #expect(members["members"]?.array?.count == 1)
         }
     }

@@ -1,11 +1,12 @@
 import ChatClient
+import ChatCore
 import Foundation
 import Testing
 
 /// A WebSocket client for tests: reads frames with a deadline, so a missing frame
 /// fails the test instead of hanging it.
 final class TestClient: Sendable {
-    typealias Frame = [String: JSONText]
+    typealias Frame = [String: JSONValue]
 
     let socket: ChatSocket
     private let inbox = Inbox()
@@ -43,7 +44,7 @@ final class TestClient: Sendable {
             Issue.record("no frame arrived within \(timeout)", sourceLocation: sourceLocation)
             throw ChatClientError.timedOut("a frame")
         }
-        return JSONText.object(text)
+        return JSONValue.object(text)
     }
 
     /// The next frame, which must be of `type`.
