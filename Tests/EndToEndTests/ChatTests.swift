@@ -9,8 +9,7 @@ import Testing
 @Suite struct ChatTests {
     @Test(arguments: Backend.allCases)
     func refusedUpgradesAre401WithTheErrorBodyAndRecordNothing(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
+        var options = TestServer.Options(backend: backend)
         options.tokenLifetime = 1
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
@@ -46,9 +45,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func messagesReachEveryoneInTheRoomAndNoOneElse(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice", room: "blue")
             let bob = try await server.member("bob", room: "blue")
             let carol = try await server.member("carol", room: "green")
@@ -83,9 +80,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func presenceIsPerMemberNotPerTab(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice")
             let bob = try await server.member("bob")
             let a = try await server.connect(alice)
@@ -114,9 +109,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func historyPagesBackwardsAndForwards(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice")
             let a = try await server.connect(alice)
             var ids: [String] = []
@@ -162,9 +155,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func aResentClientMessageIDIsStoredOnceAndAnsweredToTheSenderAlone(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice")
             let bob = try await server.member("bob")
             let a = try await server.connect(alice)

@@ -12,8 +12,7 @@ import Testing
 @Suite struct FrameRulesTests {
     @Test(arguments: Backend.allCases)
     func everyBadFrameGetsItsErrorAndTheConnectionStaysOpen(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
+        var options = TestServer.Options(backend: backend)
         options.config.maxMessageLength = 10
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
@@ -61,8 +60,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func theRateLimitRefusesWithoutStoringAndRefills(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
+        var options = TestServer.Options(backend: backend)
         options.rateLimit = RateLimit(burst: 5, perSecond: 2)
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
@@ -87,9 +85,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func anOversizedFrameClosesWith1009(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice")
             let socket = try RawSocket(port: server.port)
             #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
@@ -108,9 +104,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func aFragmentedMessageOver128KBClosesWith1009(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice")
             let socket = try RawSocket(port: server.port)
             #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
@@ -124,9 +118,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func anAbruptDisconnectIsCleanedUpAndAnnounced(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let alice = try await server.member("alice")
             let bob = try await server.member("bob")
             let a = try await server.connect(alice)
@@ -145,8 +137,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func anIdleConnectionIsClosedButTrafficKeepsItOpen(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
+        var options = TestServer.Options(backend: backend)
         options.gateway.idleTimeout = .seconds(1)
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")

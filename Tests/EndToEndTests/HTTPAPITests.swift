@@ -9,9 +9,7 @@ import Testing
 @Suite struct HTTPAPITests {
     @Test(arguments: Backend.allCases)
     func registerNormalizesAndEchoes(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let answer = try await server.api.register(email: "  Alice@Example.COM ", username: "  Alice W. ", password: "correct horse battery")
             #expect(answer.status == 201)
             #expect(answer.json == ["email": .string("alice@example.com"), "username": .string("Alice W.")])
@@ -27,9 +25,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func registrationErrorsNameTheField(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let cases: [(String, String)] = [
                 ("{", "body"),
                 ("[]", "body"),
@@ -59,9 +55,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func duplicateEmailIsRefusedAndTheAliasBehavesTheSame(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             #expect(try await server.api.register(email: "bob@example.com", username: "bob", password: "password1").status == 201)
             let again = try await server.api.post("/auth/v1/reister", json: ["email": "BOB@example.com", "username": "bob2", "password": "password2"])
             #expect(again.status == 409)
@@ -73,9 +67,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func twentyRacingRegistrationsOfOneEmailGiveExactlyOne201(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<20 {
                     group.addTask {
@@ -91,9 +83,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func loginIssuesATokenForTheRoom(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             _ = try await server.api.register(email: "dave@example.com", username: " Dave ", password: "password1")
             let answer = try await server.api.login(email: " DAVE@example.com", password: "password1", roomID: "room-7")
             #expect(answer.status == 200)
@@ -114,9 +104,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func loginFailuresDoNotTellWhichPartWasWrong(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             _ = try await server.api.register(email: "erin@example.com", username: "erin", password: "password1")
             let wrongPassword = try await server.api.login(email: "erin@example.com", password: "password2")
             let unknownEmail = try await server.api.login(email: "nobody@example.com", password: "password1")
@@ -140,9 +128,7 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func unknownRoutesMethodsAndHugeBodiesGetTheErrorShape(_ backend: Backend) async throws {
-        var options = TestServer.Options()
-        options.backend = backend
-        try await TestServer.with(options) { server in
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
             let missing = try await server.api.send("/nope", method: .GET)
             #expect(missing.status == 404)
             #expect(missing.json["error"]?["code"]?.string == "not_found")

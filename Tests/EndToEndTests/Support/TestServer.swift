@@ -30,6 +30,8 @@ final class TestServer: Sendable {
         var tokenLifetime: Int64 = 3600
         var passwordIterations = PasswordHasher.owaspIterations
         var backend = Backend.sqlite
+
+        init(backend: Backend = .sqlite) { self.backend = backend }
     }
 
     let port: Int
