@@ -6,6 +6,7 @@
 # TimeToLiveSpecification). Prints the stack's outputs as one JSON line.
 #
 #   PORT=4566 BOOTSTRAP=.build/debug/bootstrap scripts/ministack-deploy.sh
+#   (TEST_PASSWORD_ITERATIONS=1000 as well, for the test suite's cheap hashing)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 : "${PORT:?PORT of the running ministack}"
@@ -26,6 +27,12 @@ chmod 755 "$work/code/bootstrap"
 # A folder rather than the zip `make lambda-zip` makes: `package` zips it itself,
 # keeping the executable bit, which is what the emulator unpacks.
 sed "s#CodeUri: ../.build/lambda/bootstrap.zip.*#CodeUri: $work/code#" "$here/deploy/template.yaml" > "$work/template.yaml"
+# The test suite's cheap password hashing (never on AWS): TEST_PASSWORD_ITERATIONS
+# becomes the functions' CHATROOM_TEST_PASSWORD_ITERATIONS.
+if [ -n "${TEST_PASSWORD_ITERATIONS:-}" ]; then
+  sed -i "s#^\( *\)MESSAGE_RETENTION_DAYS: !Ref MessageRetentionDays#&\n\1CHATROOM_TEST_PASSWORD_ITERATIONS: \"$TEST_PASSWORD_ITERATIONS\"#" "$work/template.yaml"
+  grep -q CHATROOM_TEST_PASSWORD_ITERATIONS "$work/template.yaml" || { echo "could not set the test password iterations" >&2; exit 1; }
+fi
 
 aws s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1 || aws s3 mb "s3://$BUCKET" >/dev/null
 aws cloudformation package --template-file "$work/template.yaml" --s3-bucket "$BUCKET" \

@@ -14,11 +14,17 @@ public struct ChatAPI: Sendable {
     }
 
     public let baseURL: String
+    /// How long one request may take; nil waits as long as the server does.
+    public let timeout: Duration?
     let http: HTTPClient
 
-    /// - Parameter baseURL: e.g. `http://127.0.0.1:8080` (no trailing slash).
-    public init(baseURL: String, http: HTTPClient = .shared) {
+    /// - Parameters:
+    ///   - baseURL: e.g. `http://127.0.0.1:8080` (no trailing slash).
+    ///   - timeout: the deadline of each request; nil for none (test suites, whose
+    ///     own time limit catches a hang, so a slow machine is not a failure).
+    public init(baseURL: String, timeout: Duration? = .seconds(30), http: HTTPClient = .shared) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.timeout = timeout
         self.http = http
     }
 
@@ -54,7 +60,8 @@ public struct ChatAPI: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
         }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await http.execute(request, timeout: .seconds(30))
+        let deadline = timeout.map { NIODeadline.now() + .nanoseconds(Int64($0 / .nanoseconds(1))) } ?? .distantFuture
+        let response = try await http.execute(request, deadline: deadline)
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return Answer(status: Int(response.status.code), body: String(buffer: bytes))
     }

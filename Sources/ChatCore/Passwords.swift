@@ -36,6 +36,21 @@ public struct PasswordHasher: Sendable {
         self.iterations = iterations
     }
 
+    /// For test suites only: a server started with this variable set hashes new
+    /// passwords with that many rounds instead of 600,000, so that a suite which
+    /// registers hundreds of members does not depend on how fast the machine is.
+    /// Never set it in production; a server that honours it says so in its log.
+    public static let testIterationsVariable = "CHATROOM_TEST_PASSWORD_ITERATIONS"
+
+    /// The hasher a server should use: full strength unless the environment carries
+    /// `testIterationsVariable` (a positive number), in which case `weakened` is true.
+    public static func configured(environment: [String: String]) -> (hasher: PasswordHasher, weakened: Bool) {
+        guard let text = environment[testIterationsVariable], let rounds = Int(text), rounds >= 1 else {
+            return (PasswordHasher(), false)
+        }
+        return (PasswordHasher(iterations: rounds), rounds < owaspIterations)
+    }
+
     public func hash(_ password: String) async throws -> PasswordRecord {
         var salt = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()

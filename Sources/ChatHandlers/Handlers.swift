@@ -65,3 +65,16 @@ extension WebSocketEvent {
         return (Member(email: email, username: username), roomID)
     }
 }
+
+extension PasswordHasher {
+    /// The hasher a server front (local gateway or Lambda) uses: full strength, or
+    /// the test suite's weakened one, with a warning in the log when it is weakened.
+    public static func forServer(environment: [String: String], logger: Logger) -> PasswordHasher {
+        let (hasher, weakened) = configured(environment: environment)
+        if weakened {
+            logger.warning("password hashing weakened for a test run",
+                           metadata: ["variable": "\(testIterationsVariable)", "iterations": "\(hasher.iterations)"])
+        }
+        return hasher
+    }
+}

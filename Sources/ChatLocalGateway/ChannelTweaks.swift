@@ -65,3 +65,88 @@ private final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in loopBound.value.close(promise: nil) }
     }
 }
+
+/// Puts `LingeringClose` at the front of a WebSocket's pipeline.
+func installLingeringClose(on channel: any Channel, linger: Duration) async throws {
+    let amount = TimeAmount.nanoseconds(Int64(linger.components.seconds) * 1_000_000_000 + linger.components.attoseconds / 1_000_000_000)
+    try await channel.eventLoop.submit {
+        try channel.pipeline.syncOperations.addHandler(LingeringClose(linger: amount), position: .first)
+    }.get()
+}
+
+/// When the server ends a WebSocket on its own (1009, 1001, …) the client may still
+/// be sending. Closing at once with its bytes unread makes the kernel answer with a
+/// reset, and a reset can destroy the close frame before the client has read it. So
+/// a close asked for while the client's side is open shuts down only the sending
+/// side (the client reads the close frame, then the end of the stream), reads and
+/// discards what the client still sends, and closes when the client does or after
+/// `linger`, whichever comes first.
+final class LingeringClose: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias InboundOut = NIOAny
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    private let linger: TimeAmount
+    private var inputClosed = false
+    /// Set while lingering: the promise of the close that started it.
+    private var pending: EventLoopPromise<Void>?
+    private var timer: Scheduled<Void>?
+
+    init(linger: TimeAmount) { self.linger = linger }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, !inputClosed, context.channel.isActive else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if let pending {
+            if let promise { pending.futureResult.cascade(to: promise) }
+            return
+        }
+        let started = context.eventLoop.makePromise(of: Void.self)
+        if let promise { started.futureResult.cascade(to: promise) }
+        pending = started
+        context.close(mode: .output, promise: nil)
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: linger) { self.finish(context: context) }
+        context.read()
+    }
+
+    private func finish(context: ChannelHandlerContext) {
+        guard let pending else { return }
+        self.pending = nil
+        timer?.cancel()
+        context.close(mode: .all, promise: pending)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard pending == nil else { return }  // the connection is over: discard
+        context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard pending == nil else {
+            context.read()
+            return
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            if pending != nil {
+                finish(context: context)
+                return
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        pending?.succeed(())
+        pending = nil
+        context.fireChannelInactive()
+    }
+}

@@ -8,6 +8,9 @@ public struct GatewayConfiguration: Sendable {
     public var maxMessageBytes = 131_072
     /// A connection with no frame from the client for this long is closed (1001).
     public var idleTimeout: Duration = .seconds(600)
+    /// After the server closes a WebSocket, how long it keeps reading (and
+    /// discarding) what the client still sends, so that the close frame arrives.
+    public var lingerOnClose: Duration = .seconds(2)
     /// HTTP request bodies; larger ones get 413.
     public var maxRequestBodyBytes = 65_536
     /// Frames that may wait for a connection still upgrading before it is dropped.

@@ -81,11 +81,6 @@ public struct LocalGateway: Sendable {
                                 body: ChatError(.unauthorized, "token: missing, malformed, tampered or expired").httpBody)
             return .dontUpgrade
         }
-        do {
-            try await installIdleTimeout(on: channel, timeout: configuration.idleTimeout)
-        } catch {
-            return .dontUpgrade
-        }
         // `$connect` runs before the upgrade completes, as on API Gateway: when the
         // client sees 101 it is in the room. It is registered from now on, so
         // frames sent to it meanwhile wait in the registry instead of finding it gone.
@@ -100,6 +95,14 @@ public struct LocalGateway: Sendable {
             registry.remove(session.id)
             await refuseUpgrade(on: channel, status: .internalServerError,
                                 body: ChatError(.internalError, "could not join the room").httpBody)
+            return .dontUpgrade
+        }
+        // The idle clock starts now, not before a slow `$connect`.
+        do {
+            try await installIdleTimeout(on: channel, timeout: configuration.idleTimeout)
+            try await installLingeringClose(on: channel, linger: configuration.lingerOnClose)
+        } catch {
+            await end(session)  // the channel is gone already
             return .dontUpgrade
         }
         // If the socket closes before the WebSocket handler starts, nobody else

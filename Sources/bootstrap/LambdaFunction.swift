@@ -61,11 +61,12 @@ struct LambdaFunction: Sendable {
         self.region = region
         self.endpointOverride = variables["AWS_ENDPOINT_URL"]
         self.connectionsEndpoint = variables["CONNECTIONS_ENDPOINT"]
+        let passwords = PasswordHasher.forServer(environment: variables, logger: logger)
         // Rate limits on AWS are API Gateway's own (stage and route throttling): a
         // Lambda container sees only some of a connection's frames.
         self.environment = HandlerEnvironment(
-            store: store, tokens: tokens, delivery: UnconfiguredDelivery(), rateLimiter: UnlimitedRate(),
-            clock: clock, config: config, logger: logger)
+            store: store, tokens: tokens, passwords: passwords, delivery: UnconfiguredDelivery(),
+            rateLimiter: UnlimitedRate(), clock: clock, config: config, logger: logger)
     }
 
     func handle(_ event: [UInt8], context: InvocationContext) async throws -> [UInt8] {

@@ -99,9 +99,10 @@ struct Serve: AsyncParsableCommand {
         gatewayConfiguration.host = host
         gatewayConfiguration.port = port
         gatewayConfiguration.idleTimeout = .seconds(idleTimeout)
+        let passwords = PasswordHasher.forServer(environment: ProcessInfo.processInfo.environment, logger: logger)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
-            HandlerEnvironment(store: chatStore, tokens: tokens, delivery: delivery, rateLimiter: rateLimiter,
-                               clock: clock, config: config, logger: logger)
+            HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
+                               rateLimiter: rateLimiter, clock: clock, config: config, logger: logger)
         }
 
         // Connections of a previous process are gone with it.

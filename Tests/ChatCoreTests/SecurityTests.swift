@@ -29,6 +29,18 @@ import _CryptoExtras
         #expect(again.salt != record.salt && again.hash != record.hash)
     }
 
+    /// The test suites' knob: honoured only with a positive number, reported as weakened.
+    @Test func onlyAPositiveTestVariableWeakensHashing() {
+        #expect(PasswordHasher.configured(environment: [:]).hasher.iterations == 600_000)
+        #expect(PasswordHasher.configured(environment: [:]).weakened == false)
+        for ignored in ["", "0", "-5", "fast", "1e3"] {
+            let configured = PasswordHasher.configured(environment: [PasswordHasher.testIterationsVariable: ignored])
+            #expect(configured.hasher.iterations == 600_000 && !configured.weakened, "\(ignored)")
+        }
+        let weakened = PasswordHasher.configured(environment: ["CHATROOM_TEST_PASSWORD_ITERATIONS": "1000"])
+        #expect(weakened.hasher.iterations == 1000 && weakened.weakened)
+    }
+
     @Test func weakerRecordsAskForAnUpgrade() async throws {
         let hasher = PasswordHasher()
         let old = try await PasswordHasher(iterations: 1000).hash("password1")

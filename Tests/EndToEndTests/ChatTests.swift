@@ -6,11 +6,13 @@ import HTTPTypes
 import Testing
 
 /// The WebSocket contract, end to end: connect, presence, messages, history, members.
-@Suite struct ChatTests {
+@Suite(.hangGuard) struct ChatTests {
     @Test(arguments: Backend.allCases)
     func refusedUpgradesAre401WithTheErrorBodyAndRecordNothing(_ backend: Backend) async throws {
         var options = TestServer.Options(backend: backend)
-        options.tokenLifetime = 1
+        let clock = ManualClock(SystemClock().now())
+        options.clock = clock
+        options.tokenLifetime = 60
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let parts = alice.token.split(separator: ".").map(String.init)
@@ -32,10 +34,10 @@ import Testing
             let headerSocket = try RawSocket(port: server.port)
             let header = try await headerSocket.upgrade(path: "/ws", headers: ["Authorization: bEaReR \(alice.token)"])
             #expect(header.status == 101)
-            try await Task.sleep(for: .milliseconds(200))
+            // `$connect` has completed before the 101.
             #expect(try await server.storedConnections(in: "lobby").count == 1)
-            // Expired: the token lives one second.
-            try await Task.sleep(for: .seconds(2))
+            // Expired: the token lives a minute, and the server's clock moves past it.
+            clock.advance(seconds: 61)
             let expired = try await RawSocket(port: server.port).upgrade(path: "/ws?token=\(alice.token)")
             #expect(expired.status == 401)
             #expect(try await server.storedConnections(in: "lobby").count == 1)
@@ -102,8 +104,7 @@ import Testing
             let alone = try await a.request(["action": "listMembers"], expecting: "members")
             #expect(alone["members"]?.array?.map { $0["email"]?.string } == ["alice@example.com"])
             await a.close()
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(try await server.storedConnections(in: "lobby").isEmpty)
+            try await server.eventually { try await server.storedConnections(in: "lobby").isEmpty }
         }
     }
 

@@ -9,11 +9,11 @@ import Testing
 /// real `bootstrap` serving every route as Lambda functions, DynamoDB as the
 /// store, `@connections` as delivery. The contract's main paths over its
 /// WebSocket and HTTP endpoints.
-@Suite(.serialized) struct EmulatedAWSChainTests {
+@Suite(.serialized, .hangGuard) struct EmulatedAWSChainTests {
     @Test func theContractHoldsOnAPIGatewayLambdaAndDynamoDB() async throws {
         let aws = try await EmulatedAWS.start()
         defer { aws.stop() }
-        let api = ChatAPI(baseURL: aws.httpBaseURL)
+        let api = ChatAPI(baseURL: aws.httpBaseURL, timeout: nil)
 
         // HTTP API → register / login Lambdas → DynamoDB.
         #expect(try await api.register(email: "alice@example.com", username: "alice", password: "password1").status == 201)
@@ -37,17 +37,17 @@ import Testing
         // Two members chatting through the WebSocket API.
         let a = try await TestClient.connect(url: "\(aws.webSocketURL)?token=\(aliceToken)")
         let b = try await TestClient.connect(url: "\(aws.webSocketURL)?token=\(bobToken)")
-        let joined = try await a.next("presence", timeout: .seconds(30))
+        let joined = try await a.next("presence")
         #expect(joined["event"]?.string == "joined")
         #expect(joined["email"]?.string == "bob@example.com")
 
         try await a.say("hello through Lambda", clientMessageID: "chain-1")
-        let sent = try await a.next("message", timeout: .seconds(30))
+        let sent = try await a.next("message")
         #expect(sent["message"]?.string == "hello through Lambda")
         #expect(sent["client_msg_id"]?.string == "chain-1")
-        #expect(try await b.next("message", timeout: .seconds(30)) == sent)
+        #expect(try await b.next("message") == sent)
         try await a.say("retry", clientMessageID: "chain-1")
-        #expect(try await a.next("message", timeout: .seconds(30)) == sent)
+        #expect(try await a.next("message") == sent)
         await b.expectSilence(for: .seconds(1))
 
         let history = try await b.request(["action": "getMessages"], expecting: "messages")
@@ -67,10 +67,10 @@ import Testing
             Connection(id: "deadbeefdeadbeef", roomID: "lobby", member: Member(email: "ghost@example.com", username: "ghost"), connectedAt: 0),
             ttlSeconds: 3600)
         try await b.say("anyone there?")
-        #expect(try await b.next("message", timeout: .seconds(30))["message"]?.string == "anyone there?")
+        #expect(try await b.next("message")["message"]?.string == "anyone there?")
         var sawGhostLeave = false
         for _ in 0..<2 {
-            let frame = try await a.next(timeout: .seconds(30))
+            let frame = try await a.next()
             if frame["type"]?.string == "presence", frame["event"]?.string == "left", frame["email"]?.string == "ghost@example.com" {
                 sawGhostLeave = true
             }
@@ -80,7 +80,7 @@ import Testing
 
         // Closing a socket runs $disconnect: the other member sees it leave.
         await b.close()
-        let left = try await a.next("presence", timeout: .seconds(30))
+        let left = try await a.next("presence")
         #expect(left["event"]?.string == "left")
         #expect(left["email"]?.string == "bob@example.com")
         await a.close()

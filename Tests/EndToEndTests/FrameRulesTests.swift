@@ -9,7 +9,7 @@ import Testing
 
 /// Bad frames get the contract's error frame and harm nothing; the limits close
 /// the connection the way API Gateway does.
-@Suite struct FrameRulesTests {
+@Suite(.hangGuard) struct FrameRulesTests {
     @Test(arguments: Backend.allCases)
     func everyBadFrameGetsItsErrorAndTheConnectionStaysOpen(_ backend: Backend) async throws {
         var options = TestServer.Options(backend: backend)
@@ -62,6 +62,9 @@ import Testing
     func theRateLimitRefusesWithoutStoringAndRefills(_ backend: Backend) async throws {
         var options = TestServer.Options(backend: backend)
         options.rateLimit = RateLimit(burst: 5, perSecond: 2)
+        // Time stands still unless the test moves it: no refill however slowly the burst goes out.
+        let clock = ManualClock(SystemClock().now())
+        options.clock = clock
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
             let a = try await server.connect(alice)
@@ -74,7 +77,7 @@ import Testing
                 codes.append(frame["type"]?.string == "error" ? frame["code"]?.string ?? "?" : "message")
             }
             #expect(codes == ["message", "message", "message", "message", "rate_limited", "rate_limited"])
-            try await Task.sleep(for: .milliseconds(1100))
+            clock.advance(milliseconds: 1100)  // refills two tokens
             try await a.say("after a pause")
             #expect(try await a.next("message")["message"]?.string == "after a pause")
             let history = try await a.request(["action": "getMessages"], expecting: "messages")
@@ -116,6 +119,24 @@ import Testing
         }
     }
 
+    /// The server closes while the client is still sending: the close frame must
+    /// arrive all the same (the server lingers instead of resetting the connection).
+    @Test func theCloseFrameArrivesWhileTheClientIsStillSending() async throws {
+        try await TestServer.with { server in
+            let alice = try await server.member("alice")
+            let socket = try RawSocket(port: server.port)
+            #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            let tooLarge = [UInt8](repeating: UInt8(ascii: "x"), count: 40_000)
+            let sending = Task {
+                // One frame over 32 KB, then more bytes the server will never use.
+                try await socket.sendFrame(opcode: 0x1, payload: tooLarge)
+                for _ in 0..<10 { try await socket.sendFrame(opcode: 0x1, payload: Array(tooLarge[..<20_000])) }
+            }
+            #expect(try await socket.readCloseCode() == 1009)
+            _ = await sending.result  // may end in a broken pipe once the server has closed
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func anAbruptDisconnectIsCleanedUpAndAnnounced(_ backend: Backend) async throws {
         try await TestServer.with(TestServer.Options(backend: backend)) { server in
@@ -138,22 +159,39 @@ import Testing
     @Test(arguments: Backend.allCases)
     func anIdleConnectionIsClosedButTrafficKeepsItOpen(_ backend: Backend) async throws {
         var options = TestServer.Options(backend: backend)
-        options.gateway.idleTimeout = .seconds(1)
+        options.gateway.idleTimeout = .seconds(3)
         try await TestServer.with(options) { server in
             let alice = try await server.member("alice")
-            let busy = try RawSocket(port: server.port)
-            #expect(try await busy.upgrade(path: "/ws?token=\(alice.token)").status == 101)
             let idle = try RawSocket(port: server.port)
             #expect(try await idle.upgrade(path: "/ws?token=\(alice.token)").status == 101)
-            for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(400))
-                try await busy.sendFrame(opcode: 0x9, payload: [])  // a ping is traffic
-                #expect(try await busy.readFrame().opcode == 0xA)
-            }
-            #expect(try await idle.readCloseCode() == 1001)
+            let busy = try RawSocket(port: server.port)
+            #expect(try await busy.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            // The busy socket pings every 100 ms from a thread of its own for as long
+            // as the idle one waits for its close: only the gaps between its frames
+            // count, however slowly the rest of the machine (server included) goes.
+            let closed = Latch(), stopped = Latch()
+            Thread {
+                defer { stopped.open() }
+                while !closed.isOpen {
+                    Thread.sleep(forTimeInterval: 0.1)
+                    try? busy.sendFrameNow(opcode: 0x9, payload: [])  // a ping is traffic
+                }
+            }.start()
+            let idleClose = try await idle.readCloseCode()
+            closed.open()
+            try await server.eventually { stopped.isOpen }
+            #expect(idleClose == 1001)
+            // The busy one is still open: it answers, after the pongs it is owed.
             try await busy.sendFrame(opcode: 0x1, payload: Array(#"{"action":"listMembers"}"#.utf8))
-            let members = JSONValue.object(String(decoding: try await busy.readFrame().payload, as: UTF8.self))
-            #expect(members["members"]?.array?.count == 1)
+            var answer = try await busy.readFrame()
+            var pongs = 0
+            while answer.opcode == 0xA {
+                pongs += 1
+                answer = try await busy.readFrame()
+            }
+            #expect(pongs >= 2)
+            let members = JSONValue.object(String(decoding: answer.payload, as: UTF8.self))
+            #expect(members["members"]?.array?.count == 1, "opcode \(answer.opcode): \(String(decoding: answer.payload, as: UTF8.self))")
         }
     }
 }

@@ -6,7 +6,7 @@ import NIOHTTP1
 import Testing
 
 /// Registration and login over real HTTP against a gateway started by the test.
-@Suite struct HTTPAPITests {
+@Suite(.hangGuard) struct HTTPAPITests {
     @Test(arguments: Backend.allCases)
     func registerNormalizesAndEchoes(_ backend: Backend) async throws {
         try await TestServer.with(TestServer.Options(backend: backend)) { server in
@@ -16,7 +16,7 @@ import Testing
             let item = try #require(try await server.store.get(Keys.user("alice@example.com")))
             #expect(item[string: "Username"] == "Alice W.")
             #expect(item[string: "PasswordAlgorithm"] == "PBKDF2-HMAC-SHA256")
-            #expect(item[number: "PasswordIterations"] == 600_000)
+            #expect(item[number: "PasswordIterations"] == Int64(TestServer.cheapPasswordIterations))
             #expect(item[string: "Salt"] != nil)
             // The password itself is stored nowhere.
             #expect(!item.attributes.values.contains(.string("correct horse battery")))
@@ -144,6 +144,36 @@ import Testing
             #expect(health.json["status"]?.string == "ok")
             // The server keeps serving after all of that.
             #expect(try await server.api.register(email: "ok@example.com", username: "ok", password: "password1").status == 201)
+        }
+    }
+}
+
+/// The one place the suite hashes at production strength: every other server the
+/// tests start hashes cheaply (`TestServer.cheapPasswordIterations`).
+@Suite(.hangGuard) struct PasswordStrengthTests {
+    /// A member registered under weaker hashing (an older server, or a test run)
+    /// logs in to a server at today's default; the stored hash is raised to 600,000
+    /// PBKDF2 rounds on that login and keeps working afterwards.
+    @Test func loginAtFullStrengthUpgradesAWeakerHash() async throws {
+        var options = TestServer.Options()
+        options.passwordIterations = PasswordHasher.owaspIterations
+        #expect(options.passwordIterations == 600_000)
+        try await TestServer.with(options) { server in
+            let repository = ChatRepository(store: server.store, clock: server.clock)
+            let member = Member(email: "old@example.com", username: "old")
+            try await repository.createMember(member, password: try await PasswordHasher(iterations: 1_000).hash("password1"))
+
+            #expect(try await server.api.login(email: "old@example.com", password: "password1").status == 200)
+            let upgraded = try #require(try await repository.member(email: "old@example.com")).password
+            #expect(upgraded.algorithm == PasswordRecord.pbkdf2SHA256)
+            #expect(upgraded.iterations == 600_000)
+            #expect(try await PasswordHasher().verify("password1", against: upgraded))
+
+            #expect(try await server.api.login(email: "old@example.com", password: "password1").status == 200)
+            #expect(try await server.api.login(email: "old@example.com", password: "password2").status == 401)
+            // New members are hashed at full strength from the start.
+            #expect(try await server.api.register(email: "new@example.com", username: "new", password: "password3").status == 201)
+            #expect(try #require(try await repository.member(email: "new@example.com")).password.iterations == 600_000)
         }
     }
 }

@@ -5,12 +5,12 @@ import TestSupport
 import Testing
 
 /// `chatroom serve` as a real process: what survives a restart, and what does not.
-@Suite struct RestartTests {
+@Suite(.hangGuard) struct RestartTests {
     @Test(arguments: [Int32(SIGTERM), SIGKILL])
     func usersMessagesAndTokensSurviveARestart(_ signal: Int32) async throws {
         let directory = try TemporaryDirectory()
         var server = try await ServeProcess.start(dataDirectory: directory.path)
-        let api = ChatAPI(baseURL: server.baseURL)
+        let api = ChatAPI(baseURL: server.baseURL, timeout: nil)
         #expect(try await api.register(email: "alice@example.com", username: "alice", password: "password1").status == 201)
         #expect(try await api.register(email: "bob@example.com", username: "bob", password: "password1").status == 201)
         let token = try await api.token(email: "alice@example.com", password: "password1")
@@ -40,7 +40,7 @@ import Testing
         // The dedupe record survived too.
         try await again.say("resent after the restart", clientMessageID: "r-1")
         #expect(try await again.next("message") == stored)
-        let login = try await ChatAPI(baseURL: server.baseURL).login(email: "bob@example.com", password: "password1")
+        let login = try await ChatAPI(baseURL: server.baseURL, timeout: nil).login(email: "bob@example.com", password: "password1")
         #expect(login.status == 200)
         await again.close()
     }
@@ -55,7 +55,7 @@ extension RestartTests {
         let arguments = ["--store", "dynamodb", "--table", table, "--dynamodb-endpoint", try await MotoServer.shared.endpoint()]
         let environment = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"]
         var server = try await ServeProcess.start(dataDirectory: directory.path, arguments: arguments, environment: environment)
-        let api = ChatAPI(baseURL: server.baseURL)
+        let api = ChatAPI(baseURL: server.baseURL, timeout: nil)
         #expect(try await api.register(email: "dina@example.com", username: "dina", password: "password1").status == 201)
         let token = try await api.token(email: "dina@example.com", password: "password1")
         let first = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
@@ -69,7 +69,7 @@ extension RestartTests {
         let again = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
         let history = try await again.request(["action": "getMessages"], expecting: "messages")
         #expect(history["messages"]?.array?.first == .object(stored))
-        #expect(try await ChatAPI(baseURL: server.baseURL).register(email: "dina@example.com", username: "x", password: "password1").status == 409)
+        #expect(try await ChatAPI(baseURL: server.baseURL, timeout: nil).register(email: "dina@example.com", username: "x", password: "password1").status == 409)
         await again.close()
     }
 }
@@ -96,8 +96,7 @@ struct ServeProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "CHAT_JWT_SECRET")
+        var environment = TestServer.childEnvironment
         environment.merge(extra) { _, new in new }
         process.environment = environment
         let output = Pipe()
@@ -105,25 +104,28 @@ struct ServeProcess {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // The log line that announces the URL tells the port.
-        let port = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
-            let handle = output.fileHandleForReading
-            DispatchQueue.global().async {
-                var pending = ""
-                var answered = false
-                while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    guard !answered else { continue }  // keep draining the log
-                    pending += String(decoding: data, as: UTF8.self)
-                    if let range = pending.range(of: "url=http://127.0.0.1:"),
-                       let port = Int(pending[range.upperBound...].prefix { $0.isNumber }) {
-                        answered = true
-                        continuation.resume(returning: port)
-                    }
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let handle = output.fileHandleForReading
+        // Reads the log to its end (the pipe must not fill up), on a thread of its own.
+        Thread {
+            var pending = ""
+            var answered = false
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                guard !answered else { continue }
+                pending += String(decoding: data, as: UTF8.self)
+                if let range = pending.range(of: "url=http://127.0.0.1:"),
+                   let port = Int(pending[range.upperBound...].prefix { $0.isNumber }) {
+                    answered = true
+                    portSink.yield(port)
+                    portSink.finish()
                 }
-                if !answered { continuation.resume(returning: nil) }
             }
-        }
+            portSink.finish()
+        }.start()
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next()
         guard let port else { throw ChatClientError.timedOut("the server to start") }
         return ServeProcess(process: process, port: port)
     }

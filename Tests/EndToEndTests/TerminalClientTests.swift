@@ -1,25 +1,19 @@
 import ChatClient
 import ChatCore
 import Foundation
+import TestSupport
 import Testing
 
 /// `chatroom chat` driven through its standard input and read from its standard
 /// output, against a gateway started by the test.
-@Suite struct TerminalClientTests {
-    /// Hashing is not what these tests are about: cheap passwords keep them quick under load.
-    static var options: TestServer.Options {
-        var options = TestServer.Options()
-        options.passwordIterations = 1000
-        return options
-    }
-
+@Suite(.hangGuard) struct TerminalClientTests {
     @Test func chatsFromTheTerminal() async throws {
-        try await TestServer.with(Self.options) { server in
+        try await TestServer.with() { server in
             let terminal = try TerminalProcess.start(arguments: [
                 "chat", "--server", server.baseURL, "--email", "tess@example.com", "--room", "lobby", "--register", "--username", "tess",
             ], password: "terminal password")
             defer { terminal.stop() }
-            try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") }, timeout: .seconds(60))
+            try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") })
 
             let bob = try await server.connect(try await server.member("bob"))
             try await terminal.expect(line: { $0 == "* bob joined" })
@@ -52,7 +46,7 @@ import Testing
     }
 
     @Test func aWrongPasswordIsAClearError() async throws {
-        try await TestServer.with(Self.options) { server in
+        try await TestServer.with() { server in
             _ = try await server.member("uma")
             let terminal = try TerminalProcess.start(arguments: ["chat", "--server", server.baseURL, "--email", "uma@example.com"],
                                                      password: "not the password")
@@ -112,12 +106,10 @@ final class TerminalProcess: @unchecked Sendable {
         input.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
-    /// Reads lines until one matches; fails the test if none does in time.
-    func expect(line matches: @escaping (String) -> Bool, timeout: Duration = .seconds(15),
-                sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let line = await inbox.next(timeout: deadline - ContinuousClock.now) else { break }
+    /// Reads lines until one matches; fails the test if the output ends first (a
+    /// line that never comes is caught by the suite's time limit).
+    func expect(line matches: @escaping (String) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        while let line = await inbox.next(timeout: nil) {
             seen.append(line)
             if matches(line) { return }
         }
@@ -127,11 +119,9 @@ final class TerminalProcess: @unchecked Sendable {
 
     func exitStatus() async throws -> Int32 {
         try? input.fileHandleForWriting.close()
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
-            }
+        return await onOwnThread {
+            self.process.waitUntilExit()
+            return self.process.terminationStatus
         }
     }
 

@@ -20,16 +20,14 @@ public actor MotoServer {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let line = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            DispatchQueue.global().async {
-                var text = ""
-                while !text.contains("\n") {
-                    let data = output.fileHandleForReading.availableData
-                    if data.isEmpty { break }
-                    text += String(decoding: data, as: UTF8.self)
-                }
-                continuation.resume(returning: text)
+        let line = await onOwnThread {
+            var text = ""
+            while !text.contains("\n") {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
             }
+            return text
         }
         guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw MotoError.didNotStart("moto_server.py printed \(line.debugDescription); is moto[server] installed?")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Our stack deployed into ministack (API Gateway WebSocket + HTTP APIs, Lambda
@@ -41,8 +42,10 @@ final class EmulatedAWS: Sendable {
         emulator.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try emulator.run()
 
+        // However long the emulator takes to come up, unless it dies first (the
+        // suite's time limit catches one that neither answers nor dies).
         var healthy = false
-        for _ in 0..<150 where !healthy {
+        while !healthy && emulator.isRunning {
             try await Task.sleep(for: .milliseconds(200))
             healthy = (try? await URLSessionless.get("http://127.0.0.1:\(port)/_ministack/health")) == 200
         }
@@ -57,6 +60,7 @@ final class EmulatedAWS: Sendable {
         var deployEnvironment = ProcessInfo.processInfo.environment
         deployEnvironment["PORT"] = "\(port)"
         deployEnvironment["BOOTSTRAP"] = ServeProcess.executable.deletingLastPathComponent().appendingPathComponent("bootstrap").path
+        deployEnvironment["TEST_PASSWORD_ITERATIONS"] = String(TestServer.cheapPasswordIterations)
         deploy.environment = deployEnvironment
         let output = Pipe()
         let errorLog = directory.path + "/deploy.log"
@@ -64,12 +68,10 @@ final class EmulatedAWS: Sendable {
         deploy.standardOutput = output
         deploy.standardError = FileHandle(forWritingAtPath: errorLog)
         try deploy.run()
-        let stdout = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-            DispatchQueue.global().async {
-                let out = output.fileHandleForReading.readDataToEndOfFile()
-                deploy.waitUntilExit()
-                continuation.resume(returning: out)
-            }
+        let stdout = await onOwnThread {
+            let out = output.fileHandleForReading.readDataToEndOfFile()
+            deploy.waitUntilExit()
+            return out
         }
         let stderr = FileManager.default.contents(atPath: errorLog) ?? Data()
         let lastLine = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""

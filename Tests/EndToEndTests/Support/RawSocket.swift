@@ -1,5 +1,7 @@
 import Dispatch
 import Foundation
+import Synchronization
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,16 +9,19 @@ import Glibc
 /// A bare TCP socket to 127.0.0.1 speaking HTTP and WebSocket by hand: for what a
 /// well-behaved client library will not do (vanish without a close frame, send an
 /// oversized frame) and for reading a refused upgrade's status and body.
-/// Blocking calls run on Dispatch, never on Swift's cooperative pool.
+/// Blocking calls run on threads of their own (`onOwnThread`).
 final class RawSocket: @unchecked Sendable {
     private let fd: Int32
     private var received: [UInt8] = []
+    private let cancelled = Mutex(false)
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawSocketError.system("socket") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Not a deadline: a read wakes up this often only to see whether the test
+        // was cancelled (by its time limit); otherwise it waits on.
+        var wakeUp = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wakeUp, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -68,6 +73,16 @@ final class RawSocket: @unchecked Sendable {
 
     /// Sends one client frame (masked, as clients must).
     func sendFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true) async throws {
+        try await write(Self.frame(opcode: opcode, payload: payload, fin: fin))
+    }
+
+    /// `sendFrame`, blocking the calling thread: for a thread of the test's own
+    /// that must keep a steady pace whatever Swift's task pool is busy with.
+    func sendFrameNow(opcode: UInt8, payload: [UInt8], fin: Bool = true) throws {
+        try writeNow(Self.frame(opcode: opcode, payload: payload, fin: fin))
+    }
+
+    private static func frame(opcode: UInt8, payload: [UInt8], fin: Bool) -> [UInt8] {
         var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         let length = payload.count
         if length < 126 {
@@ -82,7 +97,7 @@ final class RawSocket: @unchecked Sendable {
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try await write(frame)
+        return frame
     }
 
     /// Reads one server frame: its opcode and payload.
@@ -110,13 +125,15 @@ final class RawSocket: @unchecked Sendable {
     }
 
     private func write(_ bytes: [UInt8]) async throws {
-        try await blocking {
-            var offset = 0
-            while offset < bytes.count {
-                let sent = bytes[offset...].withUnsafeBytes { send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard sent > 0 else { throw RawSocketError.system("send") }
-                offset += sent
-            }
+        try await blocking { try self.writeNow(bytes) }
+    }
+
+    private func writeNow(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw RawSocketError.system("send") }
+            offset += sent
         }
     }
 
@@ -142,14 +159,23 @@ final class RawSocket: @unchecked Sendable {
 
     private func fill() throws {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { throw RawSocketError.closed }
-        received += buffer[..<count]
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                received += buffer[..<count]
+                return
+            }
+            guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { throw RawSocketError.closed }
+            if cancelled.withLock({ $0 }) { throw CancellationError() }
+        }
     }
 
     private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        cancelled.withLock { $0 = false }
+        return try await withTaskCancellationHandler {
+            try await onOwnThread(work)
+        } onCancel: {
+            cancelled.withLock { $0 = true }
         }
     }
 }

@@ -28,8 +28,13 @@ final class TestServer: Sendable {
         var gateway = GatewayConfiguration()
         var rateLimit: RateLimit? = RateLimit()
         var tokenLifetime: Int64 = 3600
-        var passwordIterations = PasswordHasher.owaspIterations
+        /// Cheap hashing, so that a suite registering hundreds of members runs the
+        /// same on a slow machine; `PasswordStrengthTests` covers full strength.
+        var passwordIterations = TestServer.cheapPasswordIterations
         var backend = Backend.sqlite
+        /// The server's clock: a `ManualClock` lets a test move time (expiry, refills)
+        /// instead of sleeping.
+        var clock: any ChatClock = SystemClock()
 
         init(backend: Backend = .sqlite) { self.backend = backend }
     }
@@ -47,10 +52,20 @@ final class TestServer: Sendable {
     var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
 
     static let secret = Array("end-to-end-test-secret-of-32-bytes!!".utf8)
+    /// PBKDF2 rounds for servers the tests start, in process or as a child
+    /// (through `PasswordHasher.testIterationsVariable`).
+    static let cheapPasswordIterations = 1_000
+    /// The environment for a `chatroom` child process: cheap hashing, no inherited secret.
+    static var childEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "CHAT_JWT_SECRET")
+        environment[PasswordHasher.testIterationsVariable] = String(cheapPasswordIterations)
+        return environment
+    }
 
     static func start(_ options: Options = Options()) async throws -> TestServer {
         let directory = try TemporaryDirectory()
-        let clock = SystemClock()
+        let clock = options.clock
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .warning
         let store: any ChatStore
@@ -88,7 +103,7 @@ final class TestServer: Sendable {
         self.port = port
         self.store = store
         self.gateway = gateway
-        self.api = ChatAPI(baseURL: "http://127.0.0.1:\(port)")
+        self.api = ChatAPI(baseURL: "http://127.0.0.1:\(port)", timeout: nil)
         self.clock = clock
         self.services = services
         self.running = running
@@ -121,6 +136,15 @@ final class TestServer: Sendable {
         try await store.queryAll(pk: Keys.room(room), skPrefix: Keys.connectionPrefix)
     }
 
+    /// Waits until `condition` holds, checking again after short pauses: for what
+    /// the server does after it has answered (a `$disconnect` after the close, say).
+    /// A condition that never holds is caught by the suite's time limit.
+    func eventually(_ condition: () async throws -> Bool) async throws {
+        while try await !condition() {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Runs `body` against a fresh server and always stops it.
     static func with(_ options: Options = Options(), _ body: (TestServer) async throws -> Void) async throws {
         let server = try await start(options)
@@ -139,6 +163,13 @@ struct TestMember: Sendable {
     var username: String
     var room: String
     var token: String
+}
+
+extension Trait where Self == TimeLimitTrait {
+    /// The end-to-end suites' guard against a hang: a test whose awaited frame,
+    /// line or answer never comes is cancelled and failed after this long. It is
+    /// not a speed requirement; no wait inside a test has a deadline of its own.
+    static var hangGuard: Self { .timeLimit(.minutes(10)) }
 }
 
 /// A directory under the system's temporary folder, removed when released.
