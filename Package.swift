@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The domain: members, rooms, connections, messages, the single-table keys, the
@@ -43,7 +45,18 @@ let package = Package(
         // One handler per API Gateway route, from API Gateway's event shapes to its responses.
         .target(
             name: "ChatHandlers",
-            dependencies: ["ChatCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ChatCore", .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: strict
+        ),
+        // What an operator watches: metrics for Prometheus and for CloudWatch (EMF),
+        // and logs as JSON lines.
+        .target(
+            name: "ChatObservability",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // The embedded store: the same PK/SK items in one SQLite file.
@@ -51,6 +64,7 @@ let package = Package(
             name: "ChatSQLiteStore",
             dependencies: [
                 "ChatCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -64,6 +78,7 @@ let package = Package(
             dependencies: [
                 "ChatCore",
                 "ChatHandlers",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -127,7 +142,7 @@ let package = Package(
         // The one Lambda binary: `_HANDLER` picks the route.
         .executableTarget(
             name: "bootstrap",
-            dependencies: ["ChatCore", "ChatHandlers", "ChatAWS", "AWSClients", "LambdaRuntime",
+            dependencies: ["ChatCore", "ChatHandlers", "ChatAWS", "AWSClients", "LambdaRuntime", "ChatObservability",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -142,7 +157,9 @@ let package = Package(
                 "ChatAWS",
                 "AWSClients",
                 "ChatClient",
+                "ChatObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -177,6 +194,11 @@ let package = Package(
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
         .testTarget(name: "ChatHandlersTests", dependencies: ["ChatCore", "ChatHandlers", "ChatSQLiteStore"], swiftSettings: strict),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(
+            name: "ChatObservabilityTests",
+            dependencies: ["ChatObservability", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients"], exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"], swiftSettings: strict),
         // What several test targets share: moto's server, started on demand.
         .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py"], swiftSettings: strict),

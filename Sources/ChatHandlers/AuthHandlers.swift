@@ -1,17 +1,19 @@
 import ChatCore
+import CoreMetrics
 import Foundation
 import Logging
 
 extension Handlers {
     /// `POST /auth/v1/register` (and its alias `/auth/v1/reister`).
     public func register(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
-        await respond {
+        await respond(kind: "register") {
             let fields = try JSONFields(body: event.decodedBody)
             let email = try Validation.email(try fields.requiredString("email"))
             let username = try Validation.username(try fields.requiredString("username"))
             let password = try Validation.password(try fields.requiredString("password"))
             let member = Member(email: email, username: username)
-            try await repository.createMember(member, password: try await environment.passwords.hash(password))
+            let record = try await timedHash { try await environment.passwords.hash(password) }
+            try await repository.createMember(member, password: record)
             var json = JSONWriter()
             json.object {
                 $0.field("email", email)
@@ -24,7 +26,7 @@ extension Handlers {
     /// `POST /auth/v1/login`: a token for one room. Every failure that is not a
     /// malformed request is the same 401, so nobody learns whether an email exists.
     public func login(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
-        await respond {
+        await respond(kind: "login") {
             let fields = try JSONFields(body: event.decodedBody)
             let rawEmail = try fields.requiredString("email")
             let password = try fields.requiredString("password")
@@ -33,10 +35,10 @@ extension Handlers {
             guard let email = try? Validation.email(rawEmail),
                   let (member, record) = try await repository.member(email: email)
             else {
-                await environment.passwords.burnVerification(password)
+                await timedHash { await environment.passwords.burnVerification(password) }
                 throw refused
             }
-            guard try await environment.passwords.verify(password, against: record) else { throw refused }
+            guard try await timedHash({ try await environment.passwords.verify(password, against: record) }) else { throw refused }
             if environment.passwords.needsUpgrade(record) {
                 try await repository.updatePassword(of: member, to: try await environment.passwords.hash(password))
             }
@@ -55,17 +57,29 @@ extension Handlers {
     }
 
     /// Turns a thrown `ChatError` into the contract's error body, and anything
-    /// else into a 500 that says nothing about the inside.
-    private func respond(_ body: () async throws -> HTTPAPIResponse) async -> HTTPAPIResponse {
+    /// else into a 500 that says nothing about the inside; counts the outcome.
+    private func respond(kind: String, _ body: () async throws -> HTTPAPIResponse) async -> HTTPAPIResponse {
         do {
-            return try await body()
+            let response = try await body()
+            metrics.authAttempt(kind: kind, outcome: "ok")
+            return response
         } catch let error as ChatError {
+            metrics.authAttempt(kind: kind, outcome: error.code.rawValue)
             return HTTPAPIResponse(statusCode: error.code.httpStatus, body: error.httpBody)
         } catch {
-            logger.error("request failed", metadata: ["error": "\(error)"])
+            metrics.authAttempt(kind: kind, outcome: ErrorCode.internalError.rawValue)
+            logger.error("request failed", metadata: ["route": "\(kind)", "error": "\(error)"])
             let failure = ChatError(.internalError, "the server could not complete the request")
             return HTTPAPIResponse(statusCode: 500, body: failure.httpBody)
         }
+    }
+
+    /// Password work, timed from the request's side: the queue for a hashing
+    /// thread is part of what a client waits for.
+    private func timedHash<T>(_ work: () async throws -> T) async rethrows -> T {
+        let start = ContinuousClock.now
+        defer { metrics.passwordHash.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1))) }
+        return try await work()
     }
 }
 

@@ -8,7 +8,11 @@ extension Handlers {
     public func authorize(_ event: AuthorizerEvent) async throws -> AuthorizerResponse {
         guard let token = Self.token(query: event.queryStringParameters, headers: event.headers),
               let claims = await environment.tokens.verify(token)
-        else { throw Unauthorized() }
+        else {
+            metrics.authAttempt(kind: "connect", outcome: ErrorCode.unauthorized.rawValue)
+            throw Unauthorized()
+        }
+        metrics.authAttempt(kind: "connect", outcome: "ok")
         return AuthorizerResponse(principalId: claims.member.email, resource: event.methodArn, context: [
             "email": claims.member.email,
             "username": claims.member.username,
@@ -32,7 +36,8 @@ extension Handlers {
         do {
             let connection = Connection(id: id, roomID: roomID, member: member, connectedAt: event.requestContext.connectedAt)
             try await repository.recordConnection(connection, ttlSeconds: environment.config.connectionTTLSeconds)
-            logger.info("connected", metadata: ["room": "\(roomID)", "connection": "\(id)", "member": "\(member.email)"])
+            logger.info("connected", metadata: ["room": "\(roomID)", "connection": "\(id)"])
+            logger.debug("connected member", metadata: ["connection": "\(id)", "member": "\(member.email)"])
             let others = try await repository.connections(in: roomID).filter { $0.id != id }
             if !others.contains(where: { $0.member.email == member.email }) {
                 let joined = Frames.presence(.joined, member: member, roomID: roomID, timestamp: environment.clock.now())
@@ -53,7 +58,8 @@ extension Handlers {
         guard let (_, roomID) = event.authorizedConnection else { return .ok }
         do {
             if let gone = try await repository.forgetConnection(id, in: roomID) {
-                logger.info("disconnected", metadata: ["room": "\(roomID)", "connection": "\(id)", "member": "\(gone.member.email)"])
+                logger.info("disconnected", metadata: ["room": "\(roomID)", "connection": "\(id)"])
+                logger.debug("disconnected member", metadata: ["connection": "\(id)", "member": "\(gone.member.email)"])
                 try await announceDeparture(of: [gone], from: roomID)
             }
             return .ok
@@ -68,7 +74,7 @@ extension Handlers {
     /// delivery to the others goes on.
     func broadcast(_ frame: String, to connections: [Connection], in roomID: RoomID) async {
         guard !connections.isEmpty else { return }
-        let gone = await environment.delivery.send(frame, to: connections.map(\.id))
+        let gone = await deliver(frame, to: connections.map(\.id))
         guard !gone.isEmpty else { return }
         do {
             var removed: [Connection] = []

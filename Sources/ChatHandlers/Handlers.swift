@@ -13,10 +13,11 @@ public struct HandlerEnvironment: Sendable {
     public var messageIDs: MessageIDGenerator
     public var config: ChatConfig
     public var logger: Logger
+    public var metrics: ChatMetrics
 
     public init(store: any ChatStore, tokens: TokenService, passwords: PasswordHasher = PasswordHasher(),
                 delivery: any ConnectionDelivery, rateLimiter: any RateLimiter, clock: any ChatClock,
-                config: ChatConfig = ChatConfig(), logger: Logger) {
+                config: ChatConfig = ChatConfig(), logger: Logger, metrics: ChatMetrics = ChatMetrics()) {
         self.repository = ChatRepository(store: store, clock: clock)
         self.tokens = tokens
         self.passwords = passwords
@@ -26,6 +27,7 @@ public struct HandlerEnvironment: Sendable {
         self.messageIDs = MessageIDGenerator(clock: clock)
         self.config = config
         self.logger = logger
+        self.metrics = metrics
     }
 }
 
@@ -38,6 +40,7 @@ public struct Handlers: Sendable {
 
     var repository: ChatRepository { environment.repository }
     var logger: Logger { environment.logger }
+    var metrics: ChatMetrics { environment.metrics }
 
     /// The handler names (`_HANDLER` on Lambda) and the routes they serve.
     public enum Name: String, Sendable, CaseIterable {
@@ -76,5 +79,24 @@ extension PasswordHasher {
                            metadata: ["variable": "\(testIterationsVariable)", "iterations": "\(hasher.iterations)"])
         }
         return hasher
+    }
+}
+
+/// Whom a log line is about: the front (local gateway or Lambda) sets it around
+/// each request, frame or connection event, and `provider`, given to the logging
+/// system, puts it on every line logged meanwhile, handlers' lines included.
+public enum LogContext {
+    @TaskLocal public static var metadata: Logger.Metadata = [:]
+
+    public static let provider = Logger.MetadataProvider { metadata }
+
+    /// Runs `work` with `connection` on every line it logs.
+    public static func connection<T>(_ id: ConnectionID, _ work: () async throws -> T) async rethrows -> T {
+        try await $metadata.withValue(["connection": .string(id)], operation: work)
+    }
+
+    /// Runs `work` with `request` on every line it logs.
+    public static func request<T>(_ id: String, _ work: () async throws -> T) async rethrows -> T {
+        try await $metadata.withValue(["request": .string(id)], operation: work)
     }
 }

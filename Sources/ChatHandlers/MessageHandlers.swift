@@ -1,4 +1,5 @@
 import ChatCore
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -14,6 +15,7 @@ extension Handlers {
                                   text: text, clientMessageID: clientMessageID)
             switch try await repository.saveMessage(message, retentionSeconds: environment.config.messageRetentionSeconds) {
             case .saved(let message):
+                metrics.messagesStoredCount.increment()
                 let connections = try await repository.connections(in: caller.roomID)
                 await broadcast(Frames.message(message), to: connections, in: caller.roomID)
             case .duplicate(let original):
@@ -85,27 +87,41 @@ extension Handlers {
     private func onFrame(_ event: WebSocketEvent, _ work: (ParsedFrame, Caller) async throws -> Void) async -> WebSocketResponse {
         let connectionID = event.requestContext.connectionId
         guard let (member, roomID) = event.authorizedConnection else { return WebSocketResponse(statusCode: 401) }
+        let route = event.requestContext.routeKey
         guard await environment.rateLimiter.allow(connectionID) else {
+            metrics.throttle(kind: "frame")
+            metrics.frame(route: route, outcome: ErrorCode.rateLimited.rawValue)
             await reply(Frames.error(ChatError(.rateLimited, "too many frames: slow down")), to: connectionID)
             return .ok
         }
         do {
             let frame = try ParsedFrame(event)
-            if case .unknown? = frame.action, event.requestContext.routeKey == "$default" {
+            if case .unknown? = frame.action, route == "$default" {
                 throw ChatError(.unknownAction, "action: unknown action")
             }
             try await work(frame, Caller(connectionID: connectionID, member: member, roomID: roomID))
+            metrics.frame(route: route, outcome: "ok")
         } catch let error as ChatError {
+            metrics.frame(route: route, outcome: error.code.rawValue)
             await reply(Frames.error(error), to: connectionID)
         } catch {
-            logger.error("frame failed", metadata: ["connection": "\(connectionID)", "route": "\(event.requestContext.routeKey)", "error": "\(error)"])
+            metrics.frame(route: route, outcome: ErrorCode.internalError.rawValue)
+            logger.error("frame failed", metadata: ["connection": "\(connectionID)", "route": "\(route)", "error": "\(error)"])
             await reply(Frames.error(ChatError(.internalError, "the server could not handle this frame")), to: connectionID)
         }
         return .ok
     }
 
     func reply(_ frame: String, to connectionID: ConnectionID) async {
-        _ = await environment.delivery.send(frame, to: [connectionID])
+        _ = await deliver(frame, to: [connectionID])
+    }
+
+    /// Every frame to clients goes out here, so that each is counted once.
+    func deliver(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
+        let gone = await environment.delivery.send(frame, to: connections)
+        metrics.deliveriesCount.increment(by: connections.count - gone.count)
+        if !gone.isEmpty { metrics.deliveryFailuresCount.increment(by: gone.count) }
+        return gone
     }
 
     static func messageID(_ text: String, field: String) throws(ChatError) -> MessageID {

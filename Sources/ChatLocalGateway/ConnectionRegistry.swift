@@ -1,4 +1,6 @@
 import ChatCore
+import ChatHandlers
+import CoreMetrics
 import NIOCore
 import NIOWebSocket
 import Synchronization
@@ -19,16 +21,29 @@ final class ConnectionRegistry: Sendable {
 
     /// Frames that may wait for a connection still upgrading.
     let maxPendingFrames: Int
+    let metrics: ChatMetrics
     private let sinks = Mutex<[ConnectionID: Sink]>([:])
+    /// Open connections per room, for the rooms gauge.
+    private let rooms = Mutex<[RoomID: Int]>([:])
     private let flushers = Mutex<[ObjectIdentifier: LoopFlusher]>([:])
 
-    init(maxPendingFrames: Int) {
+    init(maxPendingFrames: Int, metrics: ChatMetrics) {
         self.maxPendingFrames = maxPendingFrames
+        self.metrics = metrics
     }
 
     /// Registers a connection whose upgrade is under way.
-    func add(_ id: ConnectionID) {
-        sinks.withLock { $0[id] = .pending([]) }
+    func add(_ id: ConnectionID, in room: RoomID) {
+        let open = sinks.withLock { sinks in
+            sinks[id] = .pending([])
+            return sinks.count
+        }
+        let occupied = rooms.withLock { rooms in
+            rooms[room, default: 0] += 1
+            return rooms.count
+        }
+        metrics.connectionsOpen.set(open)
+        metrics.roomsOpen.set(occupied)
     }
 
     /// The upgrade is done: frames that waited go out first, then all later ones.
@@ -46,15 +61,27 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    func remove(_ id: ConnectionID) {
-        _ = sinks.withLock { $0.removeValue(forKey: id) }
+    /// Forgets a connection; once per connection that `add` registered.
+    func remove(_ id: ConnectionID, from room: RoomID) {
+        let open = sinks.withLock { sinks in
+            sinks.removeValue(forKey: id)
+            return sinks.count
+        }
+        let occupied = rooms.withLock { rooms in
+            if let count = rooms[room] { rooms[room] = count > 1 ? count - 1 : nil }
+            return rooms.count
+        }
+        metrics.connectionsOpen.set(open)
+        metrics.roomsOpen.set(occupied)
     }
 
     var count: Int { sinks.withLock { $0.count } }
 
     /// Sends one shared buffer to each connection; returns the ids that are not
     /// open here.
-    func enqueue(_ payload: ByteBuffer, to ids: [ConnectionID]) -> Set<ConnectionID> {
+    /// - Parameter whenWritten: called once every live recipient's copy has been
+    ///   flushed to its socket (not called when none was live).
+    func enqueue(_ payload: ByteBuffer, to ids: [ConnectionID], whenWritten: (@Sendable () -> Void)? = nil) -> Set<ConnectionID> {
         var gone: Set<ConnectionID> = []
         sinks.withLock { sinks in
             var byLoop: [ObjectIdentifier: (loop: any EventLoop, channels: [any Channel])] = [:]
@@ -77,10 +104,13 @@ final class ConnectionRegistry: Sendable {
             }
             // Scheduled under the lock: two broadcasts reach every connection in
             // the order they were made.
+            let countdown = whenWritten.map { Countdown(byLoop.count, then: $0) }
             for (loop, channels) in byLoop.values {
                 let flusher = flusher(for: loop)
                 loop.execute {
                     for channel in channels { flusher.write([payload], to: channel) }
+                    // Queued behind the flush these writes scheduled.
+                    if let countdown { loop.execute { countdown.tick() } }
                 }
             }
         }
@@ -90,7 +120,7 @@ final class ConnectionRegistry: Sendable {
     private func flusher(for loop: any EventLoop) -> LoopFlusher {
         flushers.withLock { flushers in
             if let flusher = flushers[ObjectIdentifier(loop)] { return flusher }
-            let flusher = LoopFlusher(loop: loop)
+            let flusher = LoopFlusher(loop: loop, metrics: metrics)
             flushers[ObjectIdentifier(loop)] = flusher
             return flusher
         }
@@ -105,8 +135,12 @@ private final class LoopFlusher: @unchecked Sendable {
     private var written: [any Channel] = []
     private var writtenIDs: Set<ObjectIdentifier> = []
     private var scheduled = false
+    private let metrics: ChatMetrics
 
-    init(loop: any EventLoop) { self.loop = loop }
+    init(loop: any EventLoop, metrics: ChatMetrics) {
+        self.loop = loop
+        self.metrics = metrics
+    }
 
     /// A client that stops reading fills its channel's buffer past the high-water
     /// mark: it is disconnected rather than allowed to grow the server's memory (it
@@ -115,6 +149,7 @@ private final class LoopFlusher: @unchecked Sendable {
         loop.preconditionInEventLoop()
         guard channel.isActive else { return }
         guard channel.isWritable else {
+            metrics.slowClientDisconnectsCount.increment()
             channel.close(promise: nil)
             return
         }
@@ -137,12 +172,39 @@ private final class LoopFlusher: @unchecked Sendable {
     }
 }
 
+/// Calls its closure when the last of `count` ticks arrives.
+private final class Countdown: Sendable {
+    private let remaining: Atomic<Int>
+    private let then: @Sendable () -> Void
+
+    init(_ count: Int, then: @escaping @Sendable () -> Void) {
+        remaining = Atomic(count)
+        self.then = then
+    }
+
+    func tick() {
+        if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { then() }
+    }
+}
+
+/// When the client frame being handled arrived: set by the gateway around each
+/// frame, read by delivery to time the frames it causes.
+enum FrameArrival {
+    @TaskLocal static var instant: ContinuousClock.Instant?
+}
+
 /// Delivery for the local gateway: an in-process write to the connection's socket.
 /// The frame is encoded into one buffer that every recipient shares.
 struct LocalDelivery: ConnectionDelivery {
     let registry: ConnectionRegistry
 
     func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
-        registry.enqueue(ByteBuffer(string: frame), to: connections)
+        guard registry.metrics.isRecording, let arrival = FrameArrival.instant else {
+            return registry.enqueue(ByteBuffer(string: frame), to: connections)
+        }
+        let timer = registry.metrics.broadcast
+        return registry.enqueue(ByteBuffer(string: frame), to: connections) {
+            timer.recordNanoseconds(Int64((ContinuousClock.now - arrival) / .nanoseconds(1)))
+        }
     }
 }

@@ -27,6 +27,8 @@ extension LocalGateway {
             "/auth/v1/register": .post, "/auth/v1/reister": .post, "/auth/v1/login": .post,
             "/health": .get, "/ws": .get,
         ]
+        // Per-request counts and durations, into the process's metrics system.
+        if handlers.environment.metrics.isRecording { router.add(middleware: MetricsMiddleware()) }
         router.add(middleware: ContractErrors(maxBodyBytes: configuration.maxRequestBodyBytes, allowedMethods: allowed))
         // The web client, shipped with the package: `/` is its index.html.
         if let folder = Bundle.module.resourceURL?.appendingPathComponent("Public").path {
@@ -65,6 +67,7 @@ extension LocalGateway {
         let body = try await request.body.collect(upTo: configuration.maxRequestBodyBytes)
         let now = handlers.environment.clock.now()
         let headers = Self.headerDictionary(request.headers)
+        let requestID = UUID().uuidString
         let event = HTTPRequestEvent(
             routeKey: route, rawPath: request.uri.path, rawQueryString: request.uri.query ?? "", headers: headers,
             queryStringParameters: Self.queryDictionary(request.uri),
@@ -72,10 +75,10 @@ extension LocalGateway {
                 domainName: "\(configuration.host):\(configuration.port)",
                 http: .init(method: request.method.rawValue, path: request.uri.path, sourceIp: context.remoteAddress,
                             userAgent: headers["user-agent"] ?? ""),
-                requestId: UUID().uuidString, routeKey: route,
+                requestId: requestID, routeKey: route,
                 time: Date(timeIntervalSince1970: Double(now) / 1000).formatted(.iso8601), timeEpoch: now),
             body: String(buffer: body))
-        let response = await handler(event)
+        let response = await LogContext.request(requestID) { await handler(event) }
         var fields = HTTPFields()
         for (name, value) in response.headers ?? [:] {
             if let name = HTTPField.Name(name) { fields[name] = value }

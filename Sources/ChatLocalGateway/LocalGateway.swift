@@ -22,13 +22,18 @@ public struct LocalGateway: Sendable {
     let logger: Logger
 
     /// Wires the handlers to this gateway's in-process delivery.
-    /// - Parameter makeEnvironment: builds the handlers' environment around the
-    ///   delivery seam the gateway provides.
-    public init(configuration: GatewayConfiguration, logger: Logger,
+    /// - Parameters:
+    ///   - metrics: what the gateway and its handlers record (nothing by default);
+    ///     it replaces the environment's own.
+    ///   - makeEnvironment: builds the handlers' environment around the
+    ///     delivery seam the gateway provides.
+    public init(configuration: GatewayConfiguration, logger: Logger, metrics: ChatMetrics = ChatMetrics(),
                 makeEnvironment: (any ConnectionDelivery) -> HandlerEnvironment) {
-        let registry = ConnectionRegistry(maxPendingFrames: configuration.maxQueuedFramesPerConnection)
+        let registry = ConnectionRegistry(maxPendingFrames: configuration.maxQueuedFramesPerConnection, metrics: metrics)
         self.registry = registry
-        self.handlers = Handlers(makeEnvironment(LocalDelivery(registry: registry)))
+        var environment = makeEnvironment(LocalDelivery(registry: registry))
+        environment.metrics = metrics
+        self.handlers = Handlers(environment)
         self.configuration = configuration
         self.logger = logger
     }
@@ -65,6 +70,12 @@ public struct LocalGateway: Sendable {
             return .dontUpgrade
         }
         let connectionID = Self.newConnectionID()
+        return await LogContext.connection(connectionID) { await upgrade(head, uri: uri, channel: channel, connectionID: connectionID) }
+    }
+
+    private func upgrade(_ head: HTTPRequest, uri: URI, channel: any Channel, connectionID: ConnectionID) async
+        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    {
         let now = handlers.environment.clock.now()
         let headers = Self.headerDictionary(head.headerFields)
         let query = Self.queryDictionary(uri)
@@ -89,10 +100,10 @@ public struct LocalGateway: Sendable {
         _ = try? await channel.setOption(ChannelOptions.writeBufferWaterMark,
                                          value: .init(low: configuration.maxBufferedBytesPerConnection / 2,
                                                       high: configuration.maxBufferedBytesPerConnection)).get()
-        registry.add(session.id)
+        registry.add(session.id, in: session.roomID)
         let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
         guard connected.statusCode == 200 else {
-            registry.remove(session.id)
+            registry.remove(session.id, from: session.roomID)
             await refuseUpgrade(on: channel, status: .internalServerError,
                                 body: ChatError(.internalError, "could not join the room").httpBody)
             return .dontUpgrade
@@ -144,12 +155,21 @@ public struct LocalGateway: Sendable {
 
     /// Forgets the connection here and runs `$disconnect`.
     func end(_ session: Session) async {
-        registry.remove(session.id)
-        _ = await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
+        registry.remove(session.id, from: session.roomID)
+        _ = await LogContext.connection(session.id) {
+            await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
+        }
     }
 
     /// Routes one client message as API Gateway does, by its `action` field.
     func handle(_ message: WebSocketMessage, from session: Session) async {
+        await LogContext.connection(session.id) {
+            guard handlers.environment.metrics.isRecording else { return await route(message, from: session) }
+            await FrameArrival.$instant.withValue(.now) { await route(message, from: session) }
+        }
+    }
+
+    private func route(_ message: WebSocketMessage, from session: Session) async {
         switch message {
         case .text(let text):
             let route = Self.route(of: text)
@@ -199,6 +219,8 @@ public struct LocalGateway: Sendable {
         var authorizer: [String: String]
         var headers: [String: String]
         var query: [String: String]?
+
+        var roomID: RoomID { authorizer["room_id"] ?? "" }
     }
 
     func event(_ session: Session, route: String, eventType: String, body: String? = nil, isBase64Encoded: Bool = false) -> WebSocketEvent {

@@ -1,4 +1,5 @@
 import ChatCore
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -23,7 +24,9 @@ public final class SQLiteStore: ChatStore {
     private let logger: Logger
 
     /// Opens (and if needed creates) the store at `path`.
-    public static func open(path: String, clock: any ChatClock, logger: Logger = Logger(label: "chatroom.sqlite")) async throws -> SQLiteStore {
+    /// - Parameter commitTimer: records how long each batch of writes takes to commit.
+    public static func open(path: String, clock: any ChatClock, logger: Logger = Logger(label: "chatroom.sqlite"),
+                            commitTimer: CoreMetrics.Timer? = nil) async throws -> SQLiteStore {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
@@ -41,14 +44,15 @@ public final class SQLiteStore: ChatStore {
             _ = try await writer.query("CREATE INDEX IF NOT EXISTS items_ttl ON items(ttl) WHERE ttl IS NOT NULL")
             let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             _ = try await reader.query("PRAGMA busy_timeout=5000")
-            return SQLiteStore(writer: writer, reader: reader, writerPool: pool, clock: clock, logger: logger)
+            return SQLiteStore(writer: writer, reader: reader, writerPool: pool, clock: clock, logger: logger, commitTimer: commitTimer)
         } catch {
             try? await pool.shutdownGracefully()
             throw error
         }
     }
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, writerPool: NIOThreadPool, clock: any ChatClock, logger: Logger) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, writerPool: NIOThreadPool, clock: any ChatClock, logger: Logger,
+                 commitTimer: CoreMetrics.Timer?) {
         self.writer = writer
         self.reader = reader
         self.writerPool = writerPool
@@ -56,7 +60,7 @@ public final class SQLiteStore: ChatStore {
         self.logger = logger
         let writes = WriteQueue()
         self.writes = writes
-        self.writerTask = Task { [writer, logger] in await Self.runWriter(writes, on: writer, logger: logger) }
+        self.writerTask = Task { [writer, logger] in await Self.runWriter(writes, on: writer, logger: logger, commitTimer: commitTimer) }
     }
 
     /// Finishes pending writes and closes the file.
@@ -231,14 +235,16 @@ public final class SQLiteStore: ChatStore {
 
     /// Runs queued writes in batches, one transaction per batch. A job's caller is
     /// answered only after its batch has committed.
-    private static func runWriter(_ writes: WriteQueue, on db: SQLiteConnection, logger: Logger) async {
+    private static func runWriter(_ writes: WriteQueue, on db: SQLiteConnection, logger: Logger, commitTimer: CoreMetrics.Timer?) async {
         while let batch = await writes.nextBatch() {
             var answers: [@Sendable () -> Void] = []
             answers.reserveCapacity(batch.count)
             do {
+                let start = ContinuousClock.now
                 _ = try await db.query("BEGIN IMMEDIATE")
                 for job in batch { answers.append(await job.run(db)) }
                 _ = try await db.query("COMMIT")
+                commitTimer?.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
                 for answer in answers { answer() }
             } catch {
                 logger.error("write batch failed", metadata: ["error": "\(error)", "jobs": "\(batch.count)"])

@@ -13,7 +13,7 @@ import Logging
 @main
 enum Bootstrap {
     static func main() async {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        LoggingSystem.bootstrap(StreamLogHandler.standardError, metadataProvider: LogContext.provider)
         var logger = Logger(label: "chatroom.lambda")
         let environment = ProcessInfo.processInfo.environment
         logger.logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info

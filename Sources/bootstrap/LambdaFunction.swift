@@ -2,6 +2,7 @@ import AWSClients
 import ChatAWS
 import ChatCore
 import ChatHandlers
+import ChatObservability
 import Foundation
 import LambdaRuntime
 import Logging
@@ -11,6 +12,8 @@ import Logging
 struct LambdaFunction: Sendable {
     let name: Handlers.Name
     let environment: HandlerEnvironment
+    /// The function's metrics, printed as EMF lines after each invocation.
+    let metrics: EmbeddedMetricFormat
     let credentials: AWSCredentials
     let region: String
     let endpointOverride: String?
@@ -64,12 +67,21 @@ struct LambdaFunction: Sendable {
         let passwords = PasswordHasher.forServer(environment: variables, logger: logger)
         // Rate limits on AWS are API Gateway's own (stage and route throttling): a
         // Lambda container sees only some of a connection's frames.
+        self.metrics = EmbeddedMetricFormat(namespace: "Chatroom", dimensions: [("function", name.rawValue)])
         self.environment = HandlerEnvironment(
             store: store, tokens: tokens, passwords: passwords, delivery: UnconfiguredDelivery(),
-            rateLimiter: UnlimitedRate(), clock: clock, config: config, logger: logger)
+            rateLimiter: UnlimitedRate(), clock: clock, config: config, logger: logger, metrics: ChatMetrics(factory: metrics))
     }
 
     func handle(_ event: [UInt8], context: InvocationContext) async throws -> [UInt8] {
+        defer {
+            // Standard output is the function's log; CloudWatch picks metrics out of it.
+            for line in metrics.flush() { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        }
+        return try await LogContext.request(context.requestID) { try await route(event) }
+    }
+
+    private func route(_ event: [UInt8]) async throws -> [UInt8] {
         let decoder = JSONDecoder()
         let encoder = JSONEncoder()
         switch name {

@@ -4,9 +4,11 @@ import ChatAWS
 import ChatCore
 import ChatHandlers
 import ChatLocalGateway
+import ChatObservability
 import ChatSQLiteStore
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import UnixSignals
 
@@ -59,6 +61,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Option(help: "Log format: text, or json (one JSON object per line).")
+    var logFormat: LogFormat = .text
+
+    @Option(help: "Serve Prometheus metrics at /metrics on this port (0 picks one); off when not given.")
+    var metricsPort: Int?
+
+    @Option(help: "Address the metrics listener binds to; keep it private.")
+    var metricsHost = "127.0.0.1"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
@@ -67,19 +78,28 @@ struct Serve: AsyncParsableCommand {
         guard rateBurst > 0, ratePerSecond > 0 else { throw ValidationError("--rate-burst and --rate-per-second must be positive") }
         guard idleTimeout > 0, sweepInterval > 0 else { throw ValidationError("--idle-timeout and --sweep-interval must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        switch logFormat {
+        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError, metadataProvider: LogContext.provider)
+        case .json: LoggingSystem.bootstrap(JSONLogHandler.standardError, metadataProvider: LogContext.provider)
+        }
         var logger = Logger(label: "chatroom")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        // One Prometheus registry for the chat's metrics and Hummingbird's HTTP
+        // metrics (which go through the process-wide metrics system).
+        let export = metricsPort.map { _ in PrometheusExport(catalog: ChatMetrics.catalog.mapValues { (name: $0.name, help: $0.help) }) }
+        if let export { MetricsSystem.bootstrap(export) }
+        let metrics = export.map { ChatMetrics(factory: $0) } ?? ChatMetrics()
 
         let dataDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let secret = try JWTSecret.load(environment: ProcessInfo.processInfo.environment, dataDirectory: dataDirectory, logger: logger)
 
         let clock = SystemClock()
-        let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger)
+        let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger, metrics: metrics)
         // The gateway is the only writer of connection items: it may keep them in memory.
         let chatStore = ConnectionCache(backend.store, clock: clock)
         let tokens: TokenService
@@ -100,7 +120,7 @@ struct Serve: AsyncParsableCommand {
         gatewayConfiguration.port = port
         gatewayConfiguration.idleTimeout = .seconds(idleTimeout)
         let passwords = PasswordHasher.forServer(environment: ProcessInfo.processInfo.environment, logger: logger)
-        let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
+        let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger, metrics: metrics) { delivery in
             HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
                                rateLimiter: rateLimiter, clock: clock, config: config, logger: logger)
         }
@@ -114,6 +134,12 @@ struct Serve: AsyncParsableCommand {
             logger.info("chatroom listening", metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"])
         }
         var services: [any Service] = [application]
+        if let export, let metricsPort {
+            let metricsHost = self.metricsHost
+            services.append(MetricsEndpoint.application(host: metricsHost, port: metricsPort, logger: logger, exposition: export.exposition) {
+                [logger] port in logger.info("metrics listening", metadata: ["url": "http://\(metricsHost):\(port)/metrics"])
+            })
+        }
         if let sqlite = backend.store as? SQLiteStore {
             // DynamoDB deletes expired items itself.
             services.insert(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) }, at: 0)
@@ -134,12 +160,18 @@ enum StoreKind: String, ExpressibleByArgument, CaseIterable {
     case sqlite, dynamodb
 }
 
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 extension Serve {
     /// The store `--store` asks for, and how to close it.
-    func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger) async throws -> (store: any ChatStore, close: @Sendable () async throws -> Void) {
+    func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger,
+                   metrics: ChatMetrics) async throws -> (store: any ChatStore, close: @Sendable () async throws -> Void) {
         switch store {
         case .sqlite:
-            let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger)
+            let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger,
+                                                    commitTimer: metrics.isRecording ? metrics.storeCommit : nil)
             return (sqlite, { try await sqlite.close() })
         case .dynamodb:
             let environment = ProcessInfo.processInfo.environment

@@ -3,6 +3,7 @@ import ChatAWS
 import ChatClient
 import ChatCore
 import Foundation
+import TestSupport
 import Testing
 
 /// The whole AWS chain, offline: the SAM template deployed into ministack, the
@@ -84,5 +85,54 @@ import Testing
         #expect(left["event"]?.string == "left")
         #expect(left["email"]?.string == "bob@example.com")
         await a.close()
+
+        // The sendMessage function's metrics, as CloudWatch would read them from its
+        // log: Embedded Metric Format lines (the emulator writes its log once an
+        // invocation has answered, so wait for them).
+        var documents: [[String: JSONValue]] = []
+        while documents.isEmpty {
+            documents = try await aws.logLines(ofFunction: "SendMessage").compactMap { line in
+                line.contains(#""_aws""#) ? JSONValue.parse(line)?.objectValue : nil
+            }
+            if documents.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        for document in documents { Self.expectValidEMF(document) }
+        let stored = documents.compactMap { $0["chatroom_messages_stored_total"]?.number }.reduce(0, +)
+        #expect(stored >= 2, "two messages were stored by sendMessage; its EMF lines counted \(stored)")
+        #expect(documents.allSatisfy { $0["function"]?.string == "sendMessage" })
+    }
+
+    /// The Embedded Metric Format specification's required structure: `_aws` with
+    /// a millisecond `Timestamp` and `CloudWatchMetrics` directives, each naming a
+    /// `Namespace`, `Dimensions` (sets of names of top-level string members) and
+    /// `Metrics` (names of top-level numbers or arrays of up to 100 numbers).
+    static func expectValidEMF(_ document: [String: JSONValue], sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let aws = document["_aws"]?.objectValue, let timestamp = aws["Timestamp"]?.number,
+              let directives = aws["CloudWatchMetrics"]?.array, !directives.isEmpty
+        else {
+            Issue.record("no _aws.Timestamp or CloudWatchMetrics: \(document)", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(timestamp > 1_700_000_000_000, "Timestamp in milliseconds", sourceLocation: sourceLocation)
+        for directive in directives {
+            #expect(directive["Namespace"]?.string == "Chatroom", sourceLocation: sourceLocation)
+            let dimensionSets = directive["Dimensions"]?.array ?? []
+            #expect(!dimensionSets.isEmpty, sourceLocation: sourceLocation)
+            for set in dimensionSets {
+                let names = set.array?.compactMap(\.string) ?? []
+                #expect(!names.isEmpty && names.count <= 30, sourceLocation: sourceLocation)
+                for name in names { #expect(document[name]?.string != nil, "dimension \(name) has no string value", sourceLocation: sourceLocation) }
+            }
+            let metrics = directive["Metrics"]?.array ?? []
+            #expect(!metrics.isEmpty && metrics.count <= 100, sourceLocation: sourceLocation)
+            let units: Set<String> = ["Seconds", "Count", "None"]
+            for metric in metrics {
+                let name = metric["Name"]?.string ?? ""
+                #expect(metric["Unit"]?.string.map(units.contains) ?? true, sourceLocation: sourceLocation)
+                let value = document[name]
+                let numbers = value?.array.map { $0.compactMap(\.number) } ?? value?.number.map { [$0] } ?? []
+                #expect(!numbers.isEmpty && numbers.count <= 100, "metric \(name) has no numeric value", sourceLocation: sourceLocation)
+            }
+        }
     }
 }

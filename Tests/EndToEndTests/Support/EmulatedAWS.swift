@@ -96,6 +96,40 @@ final class EmulatedAWS: Sendable {
         try? input.fileHandleForWriting.close()
         emulator.waitUntilExit()
     }
+
+    /// The log lines (CloudWatch Logs, as the emulator keeps them) of the function
+    /// whose name contains `function`, e.g. "SendMessage".
+    func logLines(ofFunction function: String) async throws -> [String] {
+        let groups = try JSONSerialization.jsonObject(with: try await aws([
+            "logs", "describe-log-groups", "--log-group-name-prefix", "/aws/lambda/", "--query", "logGroups[].logGroupName", "--output", "json",
+        ])) as? [String] ?? []
+        guard let group = groups.first(where: { $0.contains(function) }) else { return [] }
+        let messages = try JSONSerialization.jsonObject(with: try await aws([
+            "logs", "filter-log-events", "--log-group-name", group, "--query", "events[].message", "--output", "json",
+        ])) as? [String] ?? []
+        return messages.flatMap { $0.split(separator: "\n").map(String.init) }
+    }
+
+    /// Runs the AWS CLI against the emulator and returns its standard output.
+    private func aws(_ arguments: [String]) async throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["aws", "--endpoint-url", endpoint, "--region", "us-east-1"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_ACCESS_KEY_ID"] = "test"
+        environment["AWS_SECRET_ACCESS_KEY"] = "test"
+        environment.removeValue(forKey: "AWS_SESSION_TOKEN")
+        environment.removeValue(forKey: "AWS_PROFILE")
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw EmulatorError.failed("aws \(arguments.joined(separator: " ")) failed") }
+        return data
+    }
 }
 
 enum EmulatorError: Error {
