@@ -11,6 +11,8 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
     case notFound = "not_found"
     case methodNotAllowed = "method_not_allowed"
     case payloadTooLarge = "payload_too_large"
+    case unsupportedMediaType = "unsupported_media_type"
+    case unavailable = "unavailable"
     case internalError = "internal_error"
 
     /// The HTTP status that goes with the code on the HTTP API.
@@ -22,8 +24,10 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
         case .methodNotAllowed: 405
         case .emailTaken: 409
         case .payloadTooLarge: 413
+        case .unsupportedMediaType: 415
         case .rateLimited: 429
         case .internalError: 500
+        case .unavailable: 503
         }
     }
 }

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// The per-connection sending rate (PROTOCOL.md §2, limits): a token bucket.
+/// The sending rate of a member in a room, across all their connections there
+/// (PROTOCOL.md §2 limits, §2b): a token bucket.
 public struct RateLimit: Sendable, Hashable {
     public var burst: Int
     public var perSecond: Double
@@ -11,24 +12,32 @@ public struct RateLimit: Sendable, Hashable {
     }
 }
 
-/// Decides whether a connection may send one more frame now.
+/// Whose frames share one bucket: a member in a room. Opening more sockets does
+/// not raise the rate.
+public struct RateKey: Sendable, Hashable {
+    public var roomID: RoomID
+    public var email: String
+
+    public init(roomID: RoomID, email: String) {
+        self.roomID = roomID
+        self.email = email
+    }
+}
+
+/// Decides whether a member may send one more frame in a room now.
 public protocol RateLimiter: Sendable {
-    /// Takes one token from the connection's bucket; false when it is empty.
-    func allow(_ connection: ConnectionID) async -> Bool
-    /// Drops the connection's bucket.
-    func forget(_ connection: ConnectionID) async
+    /// Takes one token from the bucket; false when it is empty.
+    func allow(_ key: RateKey) async -> Bool
 }
 
 /// No limit at all (rate limiting switched off).
 public struct UnlimitedRate: RateLimiter {
     public init() {}
-    public func allow(_ connection: ConnectionID) async -> Bool { true }
-    public func forget(_ connection: ConnectionID) async {}
+    public func allow(_ key: RateKey) async -> Bool { true }
 }
 
-/// Token buckets kept in memory, one per connection; every bucket starts full.
-/// Right for the local gateway, where all of a connection's frames pass through
-/// one process.
+/// Token buckets kept in memory; every bucket starts full. Right for the local
+/// gateway, where all of a member's frames pass through one process.
 public final class TokenBucketLimiter: RateLimiter {
     private struct Bucket {
         var tokens: Double
@@ -37,28 +46,42 @@ public final class TokenBucketLimiter: RateLimiter {
 
     private let limit: RateLimit
     private let clock: any ChatClock
-    private let buckets = Mutex<[ConnectionID: Bucket]>([:])
+    private let buckets = Mutex<[RateKey: Bucket]>([:])
+    /// Above this many buckets, those that have refilled (their members quiet) are
+    /// dropped: a full bucket is what a new one would be.
+    private let pruneAbove: Int
 
-    public init(_ limit: RateLimit, clock: any ChatClock) {
+    public init(_ limit: RateLimit, clock: any ChatClock, pruneAbove: Int = 10_000) {
         self.limit = limit
         self.clock = clock
+        self.pruneAbove = pruneAbove
     }
 
-    public func allow(_ connection: ConnectionID) async -> Bool {
+    public func allow(_ key: RateKey) async -> Bool {
         let now = clock.now()
         return buckets.withLock { buckets in
-            var bucket = buckets[connection] ?? Bucket(tokens: Double(limit.burst), updatedAt: now)
-            let elapsed = Double(max(0, now - bucket.updatedAt)) / 1000
-            bucket.tokens = min(Double(limit.burst), bucket.tokens + elapsed * limit.perSecond)
-            bucket.updatedAt = now
+            var bucket = buckets[key] ?? Bucket(tokens: Double(limit.burst), updatedAt: now)
+            refill(&bucket, at: now)
             let allowed = bucket.tokens >= 1
             if allowed { bucket.tokens -= 1 }
-            buckets[connection] = bucket
+            buckets[key] = bucket
+            if buckets.count > pruneAbove {
+                buckets = buckets.filter { _, bucket in
+                    var refilled = bucket
+                    refill(&refilled, at: now)
+                    return refilled.tokens < Double(limit.burst)
+                }
+            }
             return allowed
         }
     }
 
-    public func forget(_ connection: ConnectionID) async {
-        _ = buckets.withLock { $0.removeValue(forKey: connection) }
+    /// How many buckets are kept (for tests of the pruning).
+    public var bucketCount: Int { buckets.withLock { $0.count } }
+
+    private func refill(_ bucket: inout Bucket, at now: Milliseconds) {
+        let elapsed = Double(max(0, now - bucket.updatedAt)) / 1000
+        bucket.tokens = min(Double(limit.burst), bucket.tokens + elapsed * limit.perSecond)
+        bucket.updatedAt = now
     }
 }

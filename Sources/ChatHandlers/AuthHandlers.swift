@@ -7,7 +7,7 @@ extension Handlers {
     /// `POST /auth/v1/register` (and its alias `/auth/v1/reister`).
     public func register(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
         await respond(kind: "register") {
-            let fields = try JSONFields(body: event.decodedBody)
+            let fields = try event.jsonFields()
             let email = try Validation.email(try fields.requiredString("email"))
             let username = try Validation.username(try fields.requiredString("username"))
             let password = try Validation.password(try fields.requiredString("password"))
@@ -27,7 +27,7 @@ extension Handlers {
     /// malformed request is the same 401, so nobody learns whether an email exists.
     public func login(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
         await respond(kind: "login") {
-            let fields = try JSONFields(body: event.decodedBody)
+            let fields = try event.jsonFields()
             let rawEmail = try fields.requiredString("email")
             let password = try fields.requiredString("password")
             let roomID = try Validation.roomID(try fields.string("room_id"))
@@ -84,10 +84,30 @@ extension Handlers {
 }
 
 extension HTTPRequestEvent {
-    /// The body as text, undoing API Gateway's base64 for binary bodies.
-    var decodedBody: String? {
+    /// The request's JSON object, after the checks of PROTOCOL.md §2b: sent as
+    /// `application/json` (415 otherwise), valid UTF-8 (400 otherwise).
+    func jsonFields() throws(ChatError) -> JSONFields {
+        let contentType = headers?.first { $0.key.lowercased() == "content-type" }?.value
+        guard let contentType, Self.isJSON(contentType) else {
+            throw ChatError(.unsupportedMediaType, "content-type: send the body as application/json")
+        }
+        return try JSONFields(body: try decodedBody())
+    }
+
+    /// `application/json`, in any case, with or without parameters (`; charset=utf-8`).
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+    }
+
+    /// The body as text, undoing API Gateway's base64 for binary bodies; bytes that
+    /// are not UTF-8 are refused rather than replaced.
+    func decodedBody() throws(ChatError) -> String? {
         guard let body else { return nil }
         guard isBase64Encoded else { return body }
-        return Data(base64Encoded: body).map { String(decoding: $0, as: UTF8.self) }
+        guard let bytes = Data(base64Encoded: body), let text = String(validating: bytes, as: UTF8.self) else {
+            throw ChatError(.invalidRequest, "body: not valid UTF-8")
+        }
+        return text
     }
 }

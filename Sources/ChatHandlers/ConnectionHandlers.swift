@@ -54,7 +54,6 @@ extension Handlers {
     /// when it was their last one in the room.
     public func disconnect(_ event: WebSocketEvent) async -> WebSocketResponse {
         let id = event.requestContext.connectionId
-        await environment.rateLimiter.forget(id)
         guard let (_, roomID) = event.authorizedConnection else { return .ok }
         do {
             if let gone = try await repository.forgetConnection(id, in: roomID) {

@@ -88,7 +88,7 @@ extension Handlers {
         let connectionID = event.requestContext.connectionId
         guard let (member, roomID) = event.authorizedConnection else { return WebSocketResponse(statusCode: 401) }
         let route = event.requestContext.routeKey
-        guard await environment.rateLimiter.allow(connectionID) else {
+        guard await environment.rateLimiter.allow(RateKey(roomID: roomID, email: member.email)) else {
             metrics.throttle(kind: "frame")
             metrics.frame(route: route, outcome: ErrorCode.rateLimited.rawValue)
             await reply(Frames.error(ChatError(.rateLimited, "too many frames: slow down")), to: connectionID)

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// hummingbird-websocket answers every refused upgrade with an empty 400. The
 /// contract (like API Gateway) wants 401 with the error body, so while the HTTP
@@ -57,12 +58,31 @@ private final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        // A close frame with code 1001 ("going away"), written below the frame
-        // encoder, hence as raw bytes: FIN+close opcode, length 2, status.
-        var frame = context.channel.allocator.buffer(capacity: 4)
-        frame.writeBytes([0x88, 0x02, 0x03, 0xE9])
         let loopBound = context.loopBound
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in loopBound.value.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(goingAwayFrame(context.channel.allocator))).whenComplete { _ in
+            loopBound.value.close(promise: nil)
+        }
+    }
+}
+
+/// A close frame with code 1001 ("going away"), for writing below the frame
+/// encoder, hence as raw bytes: FIN + close opcode, length 2, status.
+func goingAwayFrame(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+    var frame = allocator.buffer(capacity: 4)
+    frame.writeBytes([0x88, 0x02, 0x03, 0xE9])
+    return frame
+}
+
+/// Sends a WebSocket's client a 1001 close and closes it (lingering, see
+/// `LingeringClose`). Written at the front of the pipeline, between whole frames.
+func closeGoingAway(_ channel: any Channel) {
+    channel.eventLoop.execute {
+        guard channel.isActive, let context = try? channel.pipeline.syncOperations.context(handlerType: LingeringClose.self) else {
+            channel.close(promise: nil)
+            return
+        }
+        context.writeAndFlush(NIOAny(goingAwayFrame(channel.allocator)), promise: nil)
+        channel.close(promise: nil)
     }
 }
 
@@ -148,5 +168,49 @@ final class LingeringClose: ChannelDuplexHandler, RemovableChannelHandler {
         pending?.succeed(())
         pending = nil
         context.fireChannelInactive()
+    }
+}
+
+/// Every TCP connection the gateway has accepted and not yet closed, whatever its
+/// HTTP or WebSocket is doing: one that has sent half a request head, or nothing,
+/// is here too. Shutdown closes what is still open when its grace period ends.
+final class AcceptedConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    var count: Int { channels.withLock { $0.count } }
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            _ = self?.channels.withLock { $0.removeValue(forKey: id) }
+        }
+    }
+
+    /// Closes every connection still open, at once.
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+
+    /// Watches the listening channel: each accepted connection passes through here.
+    func observe(_ server: any Channel) async throws {
+        try await server.eventLoop.submit {
+            try server.pipeline.syncOperations.addHandler(AcceptObserver(connections: self), position: .first)
+        }.get()
+    }
+}
+
+/// Sits first on the listening channel, where every accepted child channel is read.
+private final class AcceptObserver: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    let connections: AcceptedConnections
+
+    init(connections: AcceptedConnections) { self.connections = connections }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connections.add(unwrapInboundIn(data))
+        context.fireChannelRead(data)
     }
 }

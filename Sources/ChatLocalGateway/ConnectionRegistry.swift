@@ -34,16 +34,15 @@ final class ConnectionRegistry: Sendable {
 
     /// Registers a connection whose upgrade is under way.
     func add(_ id: ConnectionID, in room: RoomID) {
-        let open = sinks.withLock { sinks in
+        // The gauges are set under the locks, so that they end at the latest count.
+        sinks.withLock { sinks in
             sinks[id] = .pending([])
-            return sinks.count
+            metrics.connectionsOpen.set(sinks.count)
         }
-        let occupied = rooms.withLock { rooms in
+        rooms.withLock { rooms in
             rooms[room, default: 0] += 1
-            return rooms.count
+            metrics.roomsOpen.set(rooms.count)
         }
-        metrics.connectionsOpen.set(open)
-        metrics.roomsOpen.set(occupied)
     }
 
     /// The upgrade is done: frames that waited go out first, then all later ones.
@@ -63,19 +62,28 @@ final class ConnectionRegistry: Sendable {
 
     /// Forgets a connection; once per connection that `add` registered.
     func remove(_ id: ConnectionID, from room: RoomID) {
-        let open = sinks.withLock { sinks in
+        sinks.withLock { sinks in
             sinks.removeValue(forKey: id)
-            return sinks.count
+            metrics.connectionsOpen.set(sinks.count)
         }
-        let occupied = rooms.withLock { rooms in
+        rooms.withLock { rooms in
             if let count = rooms[room] { rooms[room] = count > 1 ? count - 1 : nil }
-            return rooms.count
+            metrics.roomsOpen.set(rooms.count)
         }
-        metrics.connectionsOpen.set(open)
-        metrics.roomsOpen.set(occupied)
     }
 
     var count: Int { sinks.withLock { $0.count } }
+
+    /// Closes every open WebSocket with 1001 ("going away"): the server is stopping.
+    func closeAll() {
+        let channels = sinks.withLock { sinks in
+            sinks.values.compactMap { sink -> (any Channel)? in
+                if case .live(let channel) = sink { return channel }
+                return nil
+            }
+        }
+        for channel in channels { closeGoingAway(channel) }
+    }
 
     /// Sends one shared buffer to each connection; returns the ids that are not
     /// open here.

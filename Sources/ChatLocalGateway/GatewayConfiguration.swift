@@ -8,9 +8,15 @@ public struct GatewayConfiguration: Sendable {
     public var maxMessageBytes = 131_072
     /// A connection with no frame from the client for this long is closed (1001).
     public var idleTimeout: Duration = .seconds(600)
+    /// A WebSocket open this long is closed (1001), as API Gateway does; the client
+    /// reconnects and catches up. Keep it below `ChatConfig.connectionTTLSeconds`.
+    public var maxConnectionLifetime: Duration = .seconds(2 * 3600)
     /// After the server closes a WebSocket, how long it keeps reading (and
     /// discarding) what the client still sends, so that the close frame arrives.
     public var lingerOnClose: Duration = .seconds(2)
+    /// On shutdown, how long HTTP requests in flight may take before every
+    /// connection still open is closed (WebSockets are told 1001 at once).
+    public var shutdownGrace: Duration = .seconds(5)
     /// HTTP request bodies; larger ones get 413.
     public var maxRequestBodyBytes = 65_536
     /// Frames that may wait for a connection still upgrading before it is dropped.

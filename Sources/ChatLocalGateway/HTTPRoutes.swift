@@ -29,6 +29,7 @@ extension LocalGateway {
         ]
         // Per-request counts and durations, into the process's metrics system.
         if handlers.environment.metrics.isRecording { router.add(middleware: MetricsMiddleware()) }
+        router.add(middleware: SecurityHeaders())
         router.add(middleware: ContractErrors(maxBodyBytes: configuration.maxRequestBodyBytes, allowedMethods: allowed))
         // The web client, shipped with the package: `/` is its index.html.
         if let folder = Bundle.module.resourceURL?.appendingPathComponent("Public").path {
@@ -68,6 +69,8 @@ extension LocalGateway {
         let now = handlers.environment.clock.now()
         let headers = Self.headerDictionary(request.headers)
         let requestID = UUID().uuidString
+        let bytes = Array(body.readableBytesView)
+        let text = String(validating: bytes, as: UTF8.self)
         let event = HTTPRequestEvent(
             routeKey: route, rawPath: request.uri.path, rawQueryString: request.uri.query ?? "", headers: headers,
             queryStringParameters: Self.queryDictionary(request.uri),
@@ -77,7 +80,8 @@ extension LocalGateway {
                             userAgent: headers["user-agent"] ?? ""),
                 requestId: requestID, routeKey: route,
                 time: Date(timeIntervalSince1970: Double(now) / 1000).formatted(.iso8601), timeEpoch: now),
-            body: String(buffer: body))
+            // Bytes that are not text go as API Gateway sends binary: base64, flagged.
+            body: text ?? Data(bytes).base64EncodedString(), isBase64Encoded: text == nil)
         let response = await LogContext.request(requestID) { await handler(event) }
         var fields = HTTPFields()
         for (name, value) in response.headers ?? [:] {

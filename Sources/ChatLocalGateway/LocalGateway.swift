@@ -19,6 +19,7 @@ public struct LocalGateway: Sendable {
     public let handlers: Handlers
     public let configuration: GatewayConfiguration
     let registry: ConnectionRegistry
+    let accepted = AcceptedConnections()
     let logger: Logger
 
     /// Wires the handlers to this gateway's in-process delivery.
@@ -41,9 +42,16 @@ public struct LocalGateway: Sendable {
     /// The number of WebSockets open right now.
     public var openConnections: Int { registry.count }
 
-    /// The Hummingbird application; run it (it is a `Service`) to serve.
+    /// The gateway as a service: run it (in a `ServiceGroup`) to serve. On graceful
+    /// shutdown it closes every WebSocket with 1001 ("going away"), then lets the
+    /// HTTP server drain.
     /// - Parameter onRunning: called with the bound port once listening (port 0 picks one).
-    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol & Service {
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        GatewayService(application: hummingbirdApplication(onRunning: onRunning), registry: registry, accepted: accepted,
+                       grace: configuration.shutdownGrace)
+    }
+
+    func hummingbirdApplication(onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol & Service {
         let webSocket = WebSocketServerConfiguration(
             maxFrameSize: configuration.maxFrameBytes, extensions: [], autoPing: .disabled, validateUTF8: true)
         let gateway = self
@@ -53,7 +61,14 @@ public struct LocalGateway: Sendable {
                 await gateway.shouldUpgrade(head, channel: channel)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatroom"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? gateway.configuration.port) },
+            onServerRunning: { channel in
+                do {
+                    try await gateway.accepted.observe(channel)
+                } catch {
+                    gateway.logger.error("cannot watch accepted connections; shutdown may wait for clients", metadata: ["error": "\(error)"])
+                }
+                await onRunning(channel.localAddress?.port ?? gateway.configuration.port)
+            },
             logger: logger)
     }
 
@@ -126,6 +141,10 @@ public struct LocalGateway: Sendable {
         }
         return .upgrade([:]) { inbound, _, _ in
             guard start.begin() else { return }
+            let lifetime = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(gateway.configuration.maxConnectionLifetime / .nanoseconds(1)))) {
+                closeGoingAway(channel)
+            }
+            defer { lifetime.cancel() }
             guard gateway.registry.goLive(session.id, channel: channel) else {
                 // Dropped while upgrading (too much waited for it): it reconnects and catches up.
                 await gateway.end(session)
@@ -261,5 +280,31 @@ public struct LocalGateway: Sendable {
             query[String(name)] = String(value)
         }
         return query.isEmpty ? nil : query
+    }
+}
+
+/// Runs the Hummingbird application. On graceful shutdown (PROTOCOL.md §2b) it
+/// tells every WebSocket 1001 at once (its handler is registered before any
+/// connection's, so before the framework's own 1000 could go out), lets HTTP
+/// requests in flight finish for `grace`, then closes whatever is still open: a
+/// client that sends nothing, or never finishes its request head, cannot hold
+/// the process.
+struct GatewayService<App: Service>: Service {
+    let application: App
+    let registry: ConnectionRegistry
+    let accepted: AcceptedConnections
+    let grace: Duration
+
+    func run() async throws {
+        let (registry, accepted, grace) = (registry, accepted, grace)
+        try await withGracefulShutdownHandler {
+            try await application.run()
+        } onGracefulShutdown: {
+            registry.closeAll()
+            Task {
+                try? await Task.sleep(for: grace)
+                accepted.closeAll()
+            }
+        }
     }
 }

@@ -5,6 +5,9 @@ import NIOCore
 import NIOPosix
 import SQLiteNIO
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The embedded store: the single table's items in one SQLite file.
 ///
@@ -27,6 +30,10 @@ public final class SQLiteStore: ChatStore {
     /// - Parameter commitTimer: records how long each batch of writes takes to commit.
     public static func open(path: String, clock: any ChatClock, logger: Logger = Logger(label: "chatroom.sqlite"),
                             commitTimer: CoreMetrics.Timer? = nil) async throws -> SQLiteStore {
+        // Created readable by its owner only (it holds password hashes); SQLite
+        // gives the -wal and -shm files the database file's mode.
+        let created = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if created >= 0 { Glibc.close(created) }
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()

@@ -88,6 +88,9 @@ struct FanOut: AsyncParsableCommand {
         let expected = rooms * members * expectedPerMember
         let cpu = (before != nil && after != nil) ? after!.cpuMicroseconds - before!.cpuMicroseconds : nil
         let cpuPerDelivery = cpu.map { $0 / Double(max(result.received, 1)) }
+        let deliveries = Double(max(result.received, 1))
+        let userPerDelivery = before.flatMap { before in after.map { ($0.userMicroseconds - before.userMicroseconds) / deliveries } }
+        let systemPerDelivery = before.flatMap { before in after.map { ($0.systemMicroseconds - before.systemMicroseconds) / deliveries } }
         var rows: [(String, String)] = [
             ("server", options.label ?? (options.baseline ? "baseline" : "chatroom")),
             ("rooms x members, senders", "\(rooms) x \(members), \(senders) per room"),
@@ -109,6 +112,8 @@ struct FanOut: AsyncParsableCommand {
                            "p99": msValue(result.histogram.valueAtPercentile(99)), "max": msValue(result.histogram.max)],
             "delivered": result.received, "expected": expected, "duplicates": result.duplicates, "out_of_order": result.outOfOrder,
             "server_cpu_us_per_delivery": cpuPerDelivery as Any? ?? NSNull(), "server_rss_bytes": after?.rssBytes as Any? ?? NSNull(),
+            "server_user_us_per_delivery": userPerDelivery as Any? ?? NSNull(),
+            "server_system_us_per_delivery": systemPerDelivery as Any? ?? NSNull(),
             "elapsed_seconds": elapsed, "started_ns": started,
         ], to: options.json)
         if !finished || result.received != expected || result.duplicates > 0 || result.outOfOrder > 0 {

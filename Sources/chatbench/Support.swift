@@ -6,8 +6,12 @@ import Glibc
 
 /// CPU time and resident memory of a process, from /proc.
 struct ProcessSample {
+    /// User-space CPU, in microseconds (`/proc/PID/stat` field 14).
+    var userMicroseconds: Double
+    /// Kernel CPU on the process's behalf, in microseconds (field 15).
+    var systemMicroseconds: Double
     /// User + system CPU, in microseconds.
-    var cpuMicroseconds: Double
+    var cpuMicroseconds: Double { userMicroseconds + systemMicroseconds }
     /// Resident set size, in bytes.
     var rssBytes: Int
 
@@ -23,7 +27,7 @@ struct ProcessSample {
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         let rssKB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
             .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return ProcessSample(cpuMicroseconds: (user + system) / ticks * 1_000_000, rssBytes: rssKB * 1024)
+        return ProcessSample(userMicroseconds: user / ticks * 1_000_000, systemMicroseconds: system / ticks * 1_000_000, rssBytes: rssKB * 1024)
     }
 }
 

@@ -11,6 +11,9 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `chatroom serve`: the local all-in-one gateway on the embedded store.
 struct Serve: AsyncParsableCommand {
@@ -43,17 +46,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Longest message, in characters.")
     var maxMessageLength = 4096
 
-    @Option(help: "Frames a connection may send in a burst.")
+    @Option(help: "Frames a member may send in a room in a burst (all their connections there together).")
     var rateBurst = 100
 
-    @Option(help: "Frames per second a connection may send after its burst.")
+    @Option(help: "Frames per second a member may send in a room after the burst.")
     var ratePerSecond = 20.0
 
-    @Flag(help: "Switch the per-connection rate limit off.")
+    @Flag(help: "Switch the sending rate limit off.")
     var noRateLimit = false
 
     @Option(help: "Seconds without a frame from the client before its connection is closed.")
     var idleTimeout = 600
+
+    @Option(help: "Seconds a WebSocket may stay open before it is closed with 1001 (API Gateway's 2 hours).")
+    var maxConnectionLifetime = 7200
 
     @Option(help: "Seconds between sweeps of expired items.")
     var sweepInterval = 60
@@ -76,7 +82,9 @@ struct Serve: AsyncParsableCommand {
         guard messageRetentionDays > 0 else { throw ValidationError("--message-retention-days must be positive") }
         guard maxMessageLength > 0 else { throw ValidationError("--max-message-length must be positive") }
         guard rateBurst > 0, ratePerSecond > 0 else { throw ValidationError("--rate-burst and --rate-per-second must be positive") }
-        guard idleTimeout > 0, sweepInterval > 0 else { throw ValidationError("--idle-timeout and --sweep-interval must be positive") }
+        guard idleTimeout > 0, sweepInterval > 0, maxConnectionLifetime > 0 else {
+            throw ValidationError("--idle-timeout, --sweep-interval and --max-connection-lifetime must be positive")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
     }
@@ -95,7 +103,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = export.map { ChatMetrics(factory: $0) } ?? ChatMetrics()
 
         let dataDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try PrivateFiles.directory(dataDirectory, logger: logger)
         let secret = try JWTSecret.load(environment: ProcessInfo.processInfo.environment, dataDirectory: dataDirectory, logger: logger)
 
         let clock = SystemClock()
@@ -112,6 +120,8 @@ struct Serve: AsyncParsableCommand {
         var config = ChatConfig()
         config.maxMessageLength = maxMessageLength
         config.messageRetentionSeconds = messageRetentionDays * 24 * 3600
+        // A connection item outlives its socket, so an open connection is never deaf.
+        config.connectionTTLSeconds = max(config.connectionTTLSeconds, Int64(maxConnectionLifetime) + 600)
         let rateLimiter: any RateLimiter = noRateLimit
             ? UnlimitedRate() : TokenBucketLimiter(RateLimit(burst: rateBurst, perSecond: ratePerSecond), clock: clock)
 
@@ -119,6 +129,7 @@ struct Serve: AsyncParsableCommand {
         gatewayConfiguration.host = host
         gatewayConfiguration.port = port
         gatewayConfiguration.idleTimeout = .seconds(idleTimeout)
+        gatewayConfiguration.maxConnectionLifetime = .seconds(maxConnectionLifetime)
         let passwords = PasswordHasher.forServer(environment: ProcessInfo.processInfo.environment, logger: logger)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger, metrics: metrics) { delivery in
             HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
@@ -144,6 +155,8 @@ struct Serve: AsyncParsableCommand {
             // DynamoDB deletes expired items itself.
             services.insert(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) }, at: 0)
         }
+        // SIGTERM ends the process within 10 s whatever clients do (PROTOCOL.md §2b):
+        // the gateway closes what is still open after its shutdown grace (5 s).
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -151,6 +164,7 @@ struct Serve: AsyncParsableCommand {
             try await backend.close()
             throw error
         }
+        // Whatever the connections did, every write the store accepted is committed.
         try await backend.close()
         logger.info("chatroom stopped")
     }
@@ -224,10 +238,65 @@ enum JWTSecret {
         }
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<48).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        guard FileManager.default.createFile(atPath: path, contents: Data((Base64URL.encode(secret) + "\n").utf8),
-                                             attributes: [.posixPermissions: 0o600])
-        else { throw ValidationError("could not write \(path)") }
+        do {
+            try PrivateFiles.write(Array((Base64URL.encode(secret) + "\n").utf8), to: path)
+        } catch {
+            throw ValidationError("could not write \(path): \(error)")
+        }
         logger.info("generated a JWT secret", metadata: ["file": "\(path)"])
         return secret
+    }
+}
+
+/// Files only their owner may read (PROTOCOL.md §2b, data at rest): they hold
+/// password hashes and the token secret.
+enum PrivateFiles {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Creates the data folder with mode 0700; an existing one is left as it is,
+    /// with a warning when others may read it.
+    static func directory(_ path: String, logger: Logger) throws {
+        var status = stat()
+        if stat(path, &status) == 0 {
+            if status.st_mode & 0o077 != 0 {
+                logger.warning("the data folder can be read by other users; chmod 700 it",
+                               metadata: ["folder": "\(path)", "mode": "\(String(status.st_mode & 0o777, radix: 8))"])
+            }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// Writes `bytes` atomically: a new file created 0600, synced, renamed over
+    /// `path`, and the folder synced, so a crash leaves the old file or the new one.
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let temporary = path + ".tmp-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "open: \(String(cString: strerror(errno)))") }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else {
+                close(fd)
+                unlink(temporary)
+                throw Failure(description: "write: \(String(cString: strerror(errno)))")
+            }
+            written += count
+        }
+        guard fsync(fd) == 0, close(fd) == 0 else {
+            unlink(temporary)
+            throw Failure(description: "fsync: \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw Failure(description: "rename: \(String(cString: strerror(errno)))")
+        }
+        let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
+        }
     }
 }

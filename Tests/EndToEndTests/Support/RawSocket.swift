@@ -44,14 +44,22 @@ final class RawSocket: @unchecked Sendable {
         shutdown(fd, Int32(SHUT_RDWR))
     }
 
-    /// Sends a raw HTTP request and returns the response's status and body.
-    func request(_ text: String) async throws -> (status: Int, body: String) {
-        try await write(Array(text.utf8))
+    /// Sends a raw HTTP request and returns the response.
+    func request(_ text: String) async throws -> RawResponse {
+        try await request(bytes: Array(text.utf8))
+    }
+
+    /// Sends raw request bytes (which need not be UTF-8) and returns the response.
+    func request(bytes: [UInt8]) async throws -> RawResponse {
+        try await write(bytes)
         return try await readResponse()
     }
 
+    /// Sends bytes and nothing else: for a request head that never completes.
+    func send(raw bytes: [UInt8]) async throws { try await write(bytes) }
+
     /// Sends a WebSocket upgrade request and returns the response's status and body.
-    func upgrade(path: String, headers: [String] = []) async throws -> (status: Int, body: String) {
+    func upgrade(path: String, headers: [String] = []) async throws -> RawResponse {
         let request = (["GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + ["", ""])
             .joined(separator: "\r\n")
@@ -59,7 +67,7 @@ final class RawSocket: @unchecked Sendable {
         return try await readResponse()
     }
 
-    private func readResponse() async throws -> (status: Int, body: String) {
+    private func readResponse() async throws -> RawResponse {
         let head = try await readUntil(Array("\r\n\r\n".utf8))
         let headText = String(decoding: head, as: UTF8.self)
         let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -68,7 +76,7 @@ final class RawSocket: @unchecked Sendable {
            let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)), length > 0 {
             body = String(decoding: try await read(count: length), as: UTF8.self)
         }
-        return (status, body)
+        return RawResponse(status: status, body: body, head: headText)
     }
 
     /// Sends one client frame (masked, as clients must).
@@ -131,7 +139,7 @@ final class RawSocket: @unchecked Sendable {
     private func writeNow(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard sent > 0 else { throw RawSocketError.system("send") }
             offset += sent
         }
@@ -177,6 +185,22 @@ final class RawSocket: @unchecked Sendable {
         } onCancel: {
             cancelled.withLock { $0 = true }
         }
+    }
+}
+
+/// An HTTP response as it came: status, body, and the head with its headers.
+struct RawResponse: Sendable {
+    var status: Int
+    var body: String
+    var head: String
+
+    /// A header's value, by case-insensitive name.
+    func header(_ name: String) -> String? {
+        for line in head.split(separator: "\r\n").dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == name.lowercased() { return parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
     }
 }
 

@@ -80,7 +80,9 @@ struct ServeProcess: Sendable {
 
     /// Stops the server and returns the whole of its log.
     func stopAndReadLog(_ signal: Int32 = SIGTERM) async throws -> String {
-        stop(signal)
+        kill(process.processIdentifier, signal)
+        let process = self.process
+        await onOwnThread { process.waitUntilExit() }
         while !log.isFinished { try await Task.sleep(for: .milliseconds(20)) }
         return log.text
     }

@@ -1,0 +1,162 @@
+import ChatClient
+import ChatCore
+import ChatLocalGateway
+import Foundation
+import TestSupport
+import Testing
+
+/// PROTOCOL.md §2b, "Under load and abuse": the rules this gateway keeps so far.
+@Suite(.hangGuard) struct HardeningTests {
+    /// Only JSON bodies, only UTF-8: a cross-site form (`text/plain`) cannot register
+    /// anyone, and bytes that are not text are refused, not stored mangled.
+    @Test(arguments: Backend.allCases)
+    func registerAndLoginTakeJSONInUTF8Only(_ backend: Backend) async throws {
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
+            func post(_ path: String, contentType: String?, body: [UInt8]) async throws -> RawResponse {
+                var head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+                if let contentType { head += "Content-Type: \(contentType)\r\n" }
+                return try await RawSocket(port: server.port).request(bytes: Array((head + "\r\n").utf8) + body)
+            }
+            let alice = Array(#"{"email":"alice@example.com","username":"alice","password":"password1"}"#.utf8)
+            for contentType in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", nil] {
+                let refused = try await post("/auth/v1/register", contentType: contentType, body: alice)
+                #expect(refused.status == 415, "\(contentType ?? "no content type")")
+                #expect(JSONValue.object(refused.body)["error"]?["code"]?.string == "unsupported_media_type")
+            }
+            #expect(try await post("/auth/v1/login", contentType: "text/plain", body: alice).status == 415)
+            #expect(try await server.store.get(Keys.user("alice@example.com")) == nil)
+
+            // "bob\xFF@example.com": not UTF-8.
+            let mangled = Array(#"{"email":"bob"#.utf8) + [0xFF] + Array(#"@example.com","username":"bob","password":"password1"}"#.utf8)
+            let invalid = try await post("/auth/v1/register", contentType: "application/json", body: mangled)
+            #expect(invalid.status == 400)
+            #expect(JSONValue.object(invalid.body)["error"]?["code"]?.string == "invalid_request")
+            #expect(try await server.store.get(Keys.user("bob\u{FFFD}@example.com")) == nil)
+
+            // Parameters and case are fine.
+            #expect(try await post("/auth/v1/register", contentType: "Application/JSON; charset=utf-8", body: alice).status == 201)
+            let login = Array(#"{"email":"alice@example.com","password":"password1"}"#.utf8)
+            #expect(try await post("/auth/v1/login", contentType: "application/json;charset=UTF-8", body: login).status == 200)
+        }
+    }
+
+    /// The page and its files come with a policy that allows only their own origin
+    /// (and its WebSocket), no framing, no sniffing, no referrer.
+    @Test func thePageIsServedWithSecurityHeaders() async throws {
+        try await TestServer.with { server in
+            for path in ["/", "/app.js", "/style.css"] {
+                let answer = try await RawSocket(port: server.port).request(
+                    "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nConnection: close\r\n\r\n")
+                #expect(answer.status == 200, "\(path)")
+                let policy = try #require(answer.header("Content-Security-Policy"), "\(path)")
+                #expect(policy.contains("default-src 'self'"))
+                #expect(policy.contains("connect-src 'self' ws://127.0.0.1:\(server.port) wss://127.0.0.1:\(server.port)"))
+                #expect(policy.contains("frame-ancestors 'none'"))
+                #expect(answer.header("X-Content-Type-Options") == "nosniff")
+                #expect(answer.header("Referrer-Policy") == "no-referrer")
+            }
+            // A Host that is not a plain name is not echoed into the policy.
+            let odd = try await RawSocket(port: server.port).request("GET / HTTP/1.1\r\nHost: evil.example;script-src *\r\nConnection: close\r\n\r\n")
+            #expect(odd.header("Content-Security-Policy")?.contains("evil") == false)
+        }
+    }
+
+    /// The sending rate is per member and room, across all their sockets.
+    @Test(arguments: Backend.allCases)
+    func moreSocketsDoNotRaiseTheSendingRate(_ backend: Backend) async throws {
+        var options = TestServer.Options(backend: backend)
+        options.rateLimit = RateLimit(burst: 5, perSecond: 2)
+        options.clock = ManualClock(SystemClock().now())  // no refill while the test sends
+        try await TestServer.with(options) { server in
+            let alice = try await server.member("alice")
+            let first = try await server.connect(alice)
+            let second = try await server.connect(alice)
+            for index in 0..<3 { try await first.say("first \(index)") }
+            // The first three are through before the second socket sends: its third is the refused one.
+            for _ in 0..<3 { _ = try await second.next("message") }
+            for index in 0..<3 { try await second.say("second \(index)") }
+            // Each socket sees every message of the member's, and its own refusals.
+            var messages = 3, refused = 0
+            for (client, frames) in [(first, 5), (second, 3)] {
+                for _ in 0..<frames {
+                    let frame = try await client.next()
+                    if frame["type"]?.string == "message" { messages += 1 }
+                    if frame["code"]?.string == "rate_limited" { refused += 1 }
+                }
+            }
+            #expect(messages == 10)  // five messages, each seen on both sockets
+            #expect(refused == 1)
+            // Another member's bucket is untouched; five messages were stored.
+            let bob = try await server.connect(try await server.member("bob"))
+            let history = try await bob.request(["action": "getMessages"], expecting: "messages")
+            #expect(history["messages"]?.array?.count == 5)
+        }
+    }
+
+    /// A WebSocket is closed after its lifetime (1001), like API Gateway's 2 hours.
+    @Test func aConnectionIsClosedAtTheEndOfItsLifetime() async throws {
+        var options = TestServer.Options()
+        options.gateway.maxConnectionLifetime = .seconds(1)
+        try await TestServer.with(options) { server in
+            let alice = try await server.member("alice")
+            let socket = try RawSocket(port: server.port)
+            #expect(try await socket.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            #expect(try await socket.readCloseCode() == 1001)
+            try await server.eventually { try await server.storedConnections(in: "lobby").isEmpty }
+        }
+    }
+
+    /// SIGTERM ends the server within 10 s whatever its clients do, WebSockets are
+    /// told 1001, and what was acknowledged is stored.
+    @Test func shutdownEndsWithinTenSecondsWhateverClientsDo() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await ServeProcess.start(dataDirectory: directory.path)
+        let api = ChatAPI(baseURL: server.baseURL, timeout: nil)
+        #expect(try await api.register(email: "alice@example.com", username: "alice", password: "password1").status == 201)
+        let token = try await api.token(email: "alice@example.com", password: "password1")
+        let client = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
+        try await client.say("kept")
+        _ = try await client.next("message")
+        // A connection that says nothing, one with half a request head, and a
+        // WebSocket that will never answer the close.
+        let silent = try RawSocket(port: server.port)
+        let halfHead = try RawSocket(port: server.port)
+        try await halfHead.send(raw: Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n".utf8))
+        let deaf = try RawSocket(port: server.port)
+        #expect(try await deaf.upgrade(path: "/ws?token=\(token)").status == 101)
+
+        let started = ContinuousClock.now
+        let stopped = Task { try await server.stopAndReadLog() }
+        #expect(try await deaf.readCloseCode() == 1001)
+        _ = try await stopped.value
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(10), "SIGTERM took \(took)")
+        #expect(server.process.terminationStatus == 0)
+        withExtendedLifetime((silent, halfHead)) {}
+        await client.close()
+
+        let again = try await ServeProcess.start(dataDirectory: directory.path)
+        let reader = try await TestClient.connect(url: "\(again.webSocketURL)?token=\(token)")
+        let history = try await reader.request(["action": "getMessages"], expecting: "messages")
+        #expect(history["messages"]?.array?.compactMap { $0["message"]?.string } == ["kept"])
+        await reader.close()
+        again.stop(SIGTERM)
+    }
+
+    /// The data folder is private from its first start, and so is every file in it.
+    @Test func theDataFolderAndItsFilesArePrivateFromTheStart() async throws {
+        let parent = try TemporaryDirectory()
+        let folder = parent.path + "/new/data"
+        let server = try await ServeProcess.start(dataDirectory: folder)
+        let api = ChatAPI(baseURL: server.baseURL, timeout: nil)
+        #expect(try await api.register(email: "alice@example.com", username: "alice", password: "password1").status == 201)
+        func mode(_ path: String) throws -> Int {
+            try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int, "\(path)")
+        }
+        #expect(try mode(folder) == 0o700)
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(files == ["chatroom.sqlite", "chatroom.sqlite-shm", "chatroom.sqlite-wal", "jwt-secret"])
+        for file in files { #expect(try mode(folder + "/" + file) == 0o600, "\(file)") }
+        server.stop(SIGTERM)
+    }
+}
