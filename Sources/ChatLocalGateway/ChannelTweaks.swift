@@ -173,23 +173,60 @@ final class LingeringClose: ChannelDuplexHandler, RemovableChannelHandler {
 
 /// Every TCP connection the gateway has accepted and not yet closed, whatever its
 /// HTTP or WebSocket is doing: one that has sent half a request head, or nothing,
-/// is here too. Shutdown closes what is still open when its grace period ends.
+/// is here too. New connections over the caps (PROTOCOL.md §2b) are closed at once;
+/// each admitted one must send its first request head within the header timeout.
+/// Shutdown closes what is still open when its grace period ends.
 final class AcceptedConnections: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    struct Limits: Sendable {
+        /// 0: no cap.
+        var maxConnections = 0
+        /// 0: no cap.
+        var maxPerAddress = 0
+        var headerTimeout: TimeAmount = .seconds(10)
+    }
 
-    var count: Int { channels.withLock { $0.count } }
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var perAddress: [String: Int] = [:]
+    }
 
-    func add(_ channel: any Channel) {
+    let limits: Limits
+    /// Called for each connection refused over a cap, with the cap's name.
+    let onRefused: @Sendable (String) -> Void
+    private let state = Mutex(State())
+
+    init(limits: Limits, onRefused: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.limits = limits
+        self.onRefused = onRefused
+    }
+
+    var count: Int { state.withLock { $0.channels.count } }
+
+    /// Takes a new connection in, or says which cap it is over.
+    func admit(_ channel: any Channel) -> String? {
         let id = ObjectIdentifier(channel)
-        channels.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.channels.withLock { $0.removeValue(forKey: id) }
+        let address = channel.remoteAddress?.ipAddress ?? ""
+        let refusal = state.withLock { state -> String? in
+            if limits.maxConnections > 0, state.channels.count >= limits.maxConnections { return "connections" }
+            let fromAddress = state.perAddress[address, default: 0]
+            if limits.maxPerAddress > 0, fromAddress >= limits.maxPerAddress { return "connections_per_address" }
+            state.channels[id] = channel
+            state.perAddress[address] = fromAddress + 1
+            return nil
         }
+        guard refusal == nil else { return refusal }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.state.withLock { state in
+                guard state.channels.removeValue(forKey: id) != nil else { return }
+                if let count = state.perAddress[address] { state.perAddress[address] = count > 1 ? count - 1 : nil }
+            }
+        }
+        return nil
     }
 
     /// Closes every connection still open, at once.
     func closeAll() {
-        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+        for channel in state.withLock({ Array($0.channels.values) }) { channel.close(promise: nil) }
     }
 
     /// Watches the listening channel: each accepted connection passes through here.
@@ -210,7 +247,71 @@ private final class AcceptObserver: ChannelInboundHandler, RemovableChannelHandl
     init(connections: AcceptedConnections) { self.connections = connections }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        connections.add(unwrapInboundIn(data))
+        let child = unwrapInboundIn(data)
+        let refusal = connections.admit(child)
+        if refusal == nil {
+            let timeout = connections.limits.headerTimeout
+            child.eventLoop.execute {
+                do {
+                    try child.pipeline.syncOperations.addHandler(RequestHeadTimeout(timeout: timeout), position: .first)
+                } catch {
+                    child.close(promise: nil)
+                }
+            }
+        }
+        // Registered as usual, then closed at once when over a cap: the client sees
+        // its connection end rather than hang.
+        context.fireChannelRead(data)
+        if let refusal {
+            connections.onRefused(refusal)
+            child.close(promise: nil)
+        }
+    }
+}
+
+/// Closes a connection that has not sent a whole request head (the blank line
+/// after the headers) within `timeout` of connecting; then steps aside. Later
+/// requests on a kept-alive connection are the HTTP server's idle timeout's.
+final class RequestHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// The last bytes seen, for a CRLFCRLF split across reads.
+    private var tail: [UInt8] = []
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data).readableBytesView
+        let window = tail + bytes
+        if window.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) != nil {
+            timer?.cancel()
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        tail = Array(window.suffix(3))
         context.fireChannelRead(data)
     }
 }

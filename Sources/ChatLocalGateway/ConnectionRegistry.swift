@@ -23,8 +23,9 @@ final class ConnectionRegistry: Sendable {
     let maxPendingFrames: Int
     let metrics: ChatMetrics
     private let sinks = Mutex<[ConnectionID: Sink]>([:])
-    /// Open connections per room, for the rooms gauge.
-    private let rooms = Mutex<[RoomID: Int]>([:])
+    /// Open connections per room (for the rooms gauge) and per member and room
+    /// (for the cap on a member's sockets).
+    private let rooms = Mutex<(byRoom: [RoomID: Int], byMember: [RateKey: Int])>(([:], [:]))
     private let flushers = Mutex<[ObjectIdentifier: LoopFlusher]>([:])
 
     init(maxPendingFrames: Int, metrics: ChatMetrics) {
@@ -32,17 +33,25 @@ final class ConnectionRegistry: Sendable {
         self.metrics = metrics
     }
 
-    /// Registers a connection whose upgrade is under way.
-    func add(_ id: ConnectionID, in room: RoomID) {
+    /// Registers a connection whose upgrade is under way; false (and nothing
+    /// registered) when the member already has `maxPerMember` sockets in the room
+    /// (0: no cap).
+    func add(_ id: ConnectionID, for member: RateKey, maxPerMember: Int) -> Bool {
         // The gauges are set under the locks, so that they end at the latest count.
+        let admitted = rooms.withLock { rooms in
+            let open = rooms.byMember[member, default: 0]
+            guard maxPerMember == 0 || open < maxPerMember else { return false }
+            rooms.byMember[member] = open + 1
+            rooms.byRoom[member.roomID, default: 0] += 1
+            metrics.roomsOpen.set(rooms.byRoom.count)
+            return true
+        }
+        guard admitted else { return false }
         sinks.withLock { sinks in
             sinks[id] = .pending([])
             metrics.connectionsOpen.set(sinks.count)
         }
-        rooms.withLock { rooms in
-            rooms[room, default: 0] += 1
-            metrics.roomsOpen.set(rooms.count)
-        }
+        return true
     }
 
     /// The upgrade is done: frames that waited go out first, then all later ones.
@@ -60,15 +69,16 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    /// Forgets a connection; once per connection that `add` registered.
-    func remove(_ id: ConnectionID, from room: RoomID) {
+    /// Forgets a connection; once per connection that `add` admitted.
+    func remove(_ id: ConnectionID, for member: RateKey) {
         sinks.withLock { sinks in
             sinks.removeValue(forKey: id)
             metrics.connectionsOpen.set(sinks.count)
         }
         rooms.withLock { rooms in
-            if let count = rooms[room] { rooms[room] = count > 1 ? count - 1 : nil }
-            metrics.roomsOpen.set(rooms.count)
+            if let count = rooms.byRoom[member.roomID] { rooms.byRoom[member.roomID] = count > 1 ? count - 1 : nil }
+            if let count = rooms.byMember[member] { rooms.byMember[member] = count > 1 ? count - 1 : nil }
+            metrics.roomsOpen.set(rooms.byRoom.count)
         }
     }
 

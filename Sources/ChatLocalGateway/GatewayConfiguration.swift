@@ -8,6 +8,19 @@ public struct GatewayConfiguration: Sendable {
     public var maxMessageBytes = 131_072
     /// A connection with no frame from the client for this long is closed (1001).
     public var idleTimeout: Duration = .seconds(600)
+    /// Open WebSockets one member may have in one room (0: no cap); one more is
+    /// refused with 429 `rate_limited`.
+    public var maxSocketsPerMember = 16
+    /// TCP connections open at once (0: no cap); those over it are closed at once,
+    /// so that descriptors stay free for the store and for everyone else.
+    public var maxConnections = 0
+    /// TCP connections open at once from one client address (0: no cap).
+    public var maxConnectionsPerAddress = 256
+    /// A connection that has not sent a whole request head this long after
+    /// connecting is closed.
+    public var headerTimeout: Duration = .seconds(10)
+    /// A kept-alive HTTP connection idle this long between requests is closed.
+    public var keepAliveTimeout: Duration = .seconds(60)
     /// A WebSocket open this long is closed (1001), as API Gateway does; the client
     /// reconnects and catches up. Keep it below `ChatConfig.connectionTTLSeconds`.
     public var maxConnectionLifetime: Duration = .seconds(2 * 3600)

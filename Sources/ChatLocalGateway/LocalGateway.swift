@@ -19,7 +19,7 @@ public struct LocalGateway: Sendable {
     public let handlers: Handlers
     public let configuration: GatewayConfiguration
     let registry: ConnectionRegistry
-    let accepted = AcceptedConnections()
+    let accepted: AcceptedConnections
     let logger: Logger
 
     /// Wires the handlers to this gateway's in-process delivery.
@@ -35,12 +35,19 @@ public struct LocalGateway: Sendable {
         var environment = makeEnvironment(LocalDelivery(registry: registry))
         environment.metrics = metrics
         self.handlers = Handlers(environment)
+        self.accepted = AcceptedConnections(limits: .init(
+            maxConnections: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerAddress,
+            headerTimeout: .nanoseconds(Int64(configuration.headerTimeout / .nanoseconds(1))))
+        ) { cap in metrics.throttle(kind: cap) }
         self.configuration = configuration
         self.logger = logger
     }
 
     /// The number of WebSockets open right now.
     public var openConnections: Int { registry.count }
+
+    /// The number of TCP connections open right now, whatever they are doing.
+    public var acceptedConnections: Int { accepted.count }
 
     /// The gateway as a service: run it (in a `ServiceGroup`) to serve. On graceful
     /// shutdown it closes every WebSocket with 1001 ("going away"), then lets the
@@ -57,7 +64,9 @@ public struct LocalGateway: Sendable {
         let gateway = self
         return Application(
             router: httpRouter(),
-            server: .http1WebSocketUpgrade(configuration: .init(ws: webSocket)) { head, channel, _ in
+            server: .http1WebSocketUpgrade(configuration: .init(
+                http1: .init(idleTimeout: .nanoseconds(Int64(configuration.keepAliveTimeout / .nanoseconds(1)))), ws: webSocket)
+            ) { head, channel, _ in
                 await gateway.shouldUpgrade(head, channel: channel)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatroom"),
@@ -115,10 +124,15 @@ public struct LocalGateway: Sendable {
         _ = try? await channel.setOption(ChannelOptions.writeBufferWaterMark,
                                          value: .init(low: configuration.maxBufferedBytesPerConnection / 2,
                                                       high: configuration.maxBufferedBytesPerConnection)).get()
-        registry.add(session.id, in: session.roomID)
+        guard registry.add(session.id, for: session.member, maxPerMember: configuration.maxSocketsPerMember) else {
+            handlers.environment.metrics.throttle(kind: "sockets_per_member")
+            await refuseUpgrade(on: channel, status: .tooManyRequests,
+                                body: ChatError(.rateLimited, "too many connections: close one of yours in this room first").httpBody)
+            return .dontUpgrade
+        }
         let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
         guard connected.statusCode == 200 else {
-            registry.remove(session.id, from: session.roomID)
+            registry.remove(session.id, for: session.member)
             await refuseUpgrade(on: channel, status: .internalServerError,
                                 body: ChatError(.internalError, "could not join the room").httpBody)
             return .dontUpgrade
@@ -174,7 +188,7 @@ public struct LocalGateway: Sendable {
 
     /// Forgets the connection here and runs `$disconnect`.
     func end(_ session: Session) async {
-        registry.remove(session.id, from: session.roomID)
+        registry.remove(session.id, for: session.member)
         _ = await LogContext.connection(session.id) {
             await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
         }
@@ -240,6 +254,8 @@ public struct LocalGateway: Sendable {
         var query: [String: String]?
 
         var roomID: RoomID { authorizer["room_id"] ?? "" }
+        /// The member in the room: whose sockets count against one cap and one rate.
+        var member: RateKey { RateKey(roomID: roomID, email: authorizer["email"] ?? "") }
     }
 
     func event(_ session: Session, route: String, eventType: String, body: String? = nil, isBase64Encoded: Bool = false) -> WebSocketEvent {

@@ -61,6 +61,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a WebSocket may stay open before it is closed with 1001 (API Gateway's 2 hours).")
     var maxConnectionLifetime = 7200
 
+    @Option(help: "TCP connections open at once, 0 for no cap (default: the descriptor limit less 256 kept for the store and the server).")
+    var maxConnections: Int?
+
+    @Option(help: "TCP connections open at once from one client address (0: no cap).")
+    var maxConnectionsPerAddress = 256
+
+    @Option(help: "WebSockets one member may have open in one room (0: no cap).")
+    var maxSocketsPerMember = 16
+
+    @Option(help: "Seconds a new connection has to send its request head.")
+    var headerTimeout = 10
+
     @Option(help: "Seconds between sweeps of expired items.")
     var sweepInterval = 60
 
@@ -82,8 +94,11 @@ struct Serve: AsyncParsableCommand {
         guard messageRetentionDays > 0 else { throw ValidationError("--message-retention-days must be positive") }
         guard maxMessageLength > 0 else { throw ValidationError("--max-message-length must be positive") }
         guard rateBurst > 0, ratePerSecond > 0 else { throw ValidationError("--rate-burst and --rate-per-second must be positive") }
-        guard idleTimeout > 0, sweepInterval > 0, maxConnectionLifetime > 0 else {
-            throw ValidationError("--idle-timeout, --sweep-interval and --max-connection-lifetime must be positive")
+        guard idleTimeout > 0, sweepInterval > 0, maxConnectionLifetime > 0, headerTimeout > 0 else {
+            throw ValidationError("--idle-timeout, --sweep-interval, --max-connection-lifetime and --header-timeout must be positive")
+        }
+        guard (maxConnections ?? 0) >= 0, maxConnectionsPerAddress >= 0, maxSocketsPerMember >= 0 else {
+            throw ValidationError("--max-connections, --max-connections-per-address and --max-sockets-per-member must be 0 (no cap) or more")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
@@ -130,6 +145,10 @@ struct Serve: AsyncParsableCommand {
         gatewayConfiguration.port = port
         gatewayConfiguration.idleTimeout = .seconds(idleTimeout)
         gatewayConfiguration.maxConnectionLifetime = .seconds(maxConnectionLifetime)
+        gatewayConfiguration.maxConnections = maxConnections ?? Self.defaultMaxConnections()
+        gatewayConfiguration.maxConnectionsPerAddress = maxConnectionsPerAddress
+        gatewayConfiguration.maxSocketsPerMember = maxSocketsPerMember
+        gatewayConfiguration.headerTimeout = .seconds(headerTimeout)
         let passwords = PasswordHasher.forServer(environment: ProcessInfo.processInfo.environment, logger: logger)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger, metrics: metrics) { delivery in
             HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
@@ -167,6 +186,17 @@ struct Serve: AsyncParsableCommand {
         // Whatever the connections did, every write the store accepted is committed.
         try await backend.close()
         logger.info("chatroom stopped")
+    }
+}
+
+extension Serve {
+    /// The process's descriptor limit less 256 kept in reserve (the store's files,
+    /// the metrics listener, outbound connections): at the cap, new connections are
+    /// closed at once instead of leaving the server unable to open anything.
+    static func defaultMaxConnections() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int32.max) else { return 0 }
+        return max(64, Int(limit.rlim_cur) - 256)
     }
 }
 
@@ -258,11 +288,10 @@ enum PrivateFiles {
     /// Creates the data folder with mode 0700; an existing one is left as it is,
     /// with a warning when others may read it.
     static func directory(_ path: String, logger: Logger) throws {
-        var status = stat()
-        if stat(path, &status) == 0 {
-            if status.st_mode & 0o077 != 0 {
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int {
+            if mode & 0o077 != 0 {
                 logger.warning("the data folder can be read by other users; chmod 700 it",
-                               metadata: ["folder": "\(path)", "mode": "\(String(status.st_mode & 0o777, radix: 8))"])
+                               metadata: ["folder": "\(path)", "mode": "\(String(mode & 0o777, radix: 8))"])
             }
             return
         }

@@ -160,3 +160,73 @@ import Testing
         server.stop(SIGTERM)
     }
 }
+
+/// PROTOCOL.md §2b's connection limits.
+@Suite(.hangGuard) struct ConnectionLimitTests {
+    /// A member's sockets in one room are capped; over the cap the upgrade is a 429
+    /// in the contract's shape, and nothing is recorded for it.
+    @Test func aMembersSocketsInARoomAreCapped() async throws {
+        var options = TestServer.Options()
+        options.gateway.maxSocketsPerMember = 2
+        try await TestServer.with(options) { server in
+            let alice = try await server.member("alice")
+            let first = try RawSocket(port: server.port)
+            #expect(try await first.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            let second = try RawSocket(port: server.port)
+            #expect(try await second.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            let third = try await RawSocket(port: server.port).upgrade(path: "/ws?token=\(alice.token)")
+            #expect(third.status == 429)
+            #expect(JSONValue.object(third.body)["error"]?["code"]?.string == "rate_limited")
+            #expect(try await server.storedConnections(in: "lobby").count == 2)
+            // The same member in another room, and another member, are not affected.
+            let elsewhere = try await server.member("alice", room: "elsewhere")
+            let otherRoom = try RawSocket(port: server.port)
+            #expect(try await otherRoom.upgrade(path: "/ws?token=\(elsewhere.token)").status == 101)
+            let bob = try await server.member("bob")
+            let bobSocket = try RawSocket(port: server.port)
+            #expect(try await bobSocket.upgrade(path: "/ws?token=\(bob.token)").status == 101)
+            // One closes: one more may open.
+            first.vanish()
+            try await server.eventually { try await server.storedConnections(in: "lobby").count == 2 }
+            let again = try RawSocket(port: server.port)
+            #expect(try await again.upgrade(path: "/ws?token=\(alice.token)").status == 101)
+            withExtendedLifetime((second, otherRoom, bobSocket, again)) {}
+        }
+    }
+
+    /// Connections from one address are capped; those over it are closed at once,
+    /// and the cap frees up as connections close.
+    @Test func connectionsFromOneAddressAreCapped() async throws {
+        var options = TestServer.Options()
+        options.gateway.maxConnectionsPerAddress = 3
+        options.gateway.headerTimeout = .seconds(600)  // the held connections say nothing
+        try await TestServer.with(options) { server in
+            let held = try (0..<3).map { _ in try RawSocket(port: server.port) }
+            try await server.eventually { server.gateway.acceptedConnections == 3 }
+            let refused = try RawSocket(port: server.port)
+            #expect(try await refused.readCloseCode() == nil)  // closed without a word
+            #expect(server.gateway.acceptedConnections == 3)
+            held[0].vanish()
+            try await server.eventually { server.gateway.acceptedConnections == 2 }
+            let health = try await RawSocket(port: server.port).request("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            #expect(health.status == 200)
+        }
+    }
+
+    /// A connection that never finishes its request head is closed after the header
+    /// timeout; one that does is served.
+    @Test func aHalfSentRequestHeadIsClosedAfterTheHeaderTimeout() async throws {
+        var options = TestServer.Options()
+        options.gateway.headerTimeout = .seconds(1)
+        try await TestServer.with(options) { server in
+            let slow = try RawSocket(port: server.port)
+            try await slow.send(raw: Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n".utf8))
+            let silent = try RawSocket(port: server.port)
+            #expect(try await slow.readCloseCode() == nil)
+            #expect(try await silent.readCloseCode() == nil)
+            try await server.eventually { server.gateway.acceptedConnections == 0 }
+            let health = try await RawSocket(port: server.port).request("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            #expect(health.status == 200)
+        }
+    }
+}
