@@ -37,10 +37,14 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
 public struct ChatError: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: ErrorCode
     public var message: String
+    /// For `rate_limited` and `unavailable` over HTTP: when to try again, in
+    /// seconds (the `Retry-After` header).
+    public var retryAfterSeconds: Int?
 
-    public init(_ code: ErrorCode, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

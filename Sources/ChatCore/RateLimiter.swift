@@ -36,19 +36,18 @@ public struct UnlimitedRate: RateLimiter {
     public func allow(_ key: RateKey) async -> Bool { true }
 }
 
-/// Token buckets kept in memory; every bucket starts full. Right for the local
-/// gateway, where all of a member's frames pass through one process.
-public final class TokenBucketLimiter: RateLimiter {
+/// Token buckets kept in memory, one per key; every bucket starts full. Above
+/// `pruneAbove` buckets, those that have refilled are dropped: a full bucket is
+/// what a new one would be.
+public final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
     private struct Bucket {
         var tokens: Double
         var updatedAt: Milliseconds
     }
 
-    private let limit: RateLimit
+    public let limit: RateLimit
     private let clock: any ChatClock
-    private let buckets = Mutex<[RateKey: Bucket]>([:])
-    /// Above this many buckets, those that have refilled (their members quiet) are
-    /// dropped: a full bucket is what a new one would be.
+    private let buckets = Mutex<[Key: Bucket]>([:])
     private let pruneAbove: Int
 
     public init(_ limit: RateLimit, clock: any ChatClock, pruneAbove: Int = 10_000) {
@@ -57,7 +56,10 @@ public final class TokenBucketLimiter: RateLimiter {
         self.pruneAbove = pruneAbove
     }
 
-    public func allow(_ key: RateKey) async -> Bool {
+    /// Takes one token from `key`'s bucket. Nil when taken; else the seconds until
+    /// one will be there (for `Retry-After`).
+    @discardableResult
+    public func take(_ key: Key) -> Int? {
         let now = clock.now()
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: Double(limit.burst), updatedAt: now)
@@ -72,16 +74,41 @@ public final class TokenBucketLimiter: RateLimiter {
                     return refilled.tokens < Double(limit.burst)
                 }
             }
-            return allowed
+            return allowed ? nil : max(1, Int(((1 - bucket.tokens) / limit.perSecond).rounded(.up)))
+        }
+    }
+
+    /// Whether `key` has a token, without taking it; else the seconds until it will.
+    public func check(_ key: Key) -> Int? {
+        let now = clock.now()
+        return buckets.withLock { buckets in
+            guard var bucket = buckets[key] else { return nil }
+            refill(&bucket, at: now)
+            return bucket.tokens >= 1 ? nil : max(1, Int(((1 - bucket.tokens) / limit.perSecond).rounded(.up)))
         }
     }
 
     /// How many buckets are kept (for tests of the pruning).
-    public var bucketCount: Int { buckets.withLock { $0.count } }
+    public var count: Int { buckets.withLock { $0.count } }
 
     private func refill(_ bucket: inout Bucket, at now: Milliseconds) {
         let elapsed = Double(max(0, now - bucket.updatedAt)) / 1000
         bucket.tokens = min(Double(limit.burst), bucket.tokens + elapsed * limit.perSecond)
         bucket.updatedAt = now
     }
+}
+
+/// A member's sending rate in token buckets kept in memory. Right for the local
+/// gateway, where all of a member's frames pass through one process.
+public final class TokenBucketLimiter: RateLimiter {
+    private let buckets: TokenBuckets<RateKey>
+
+    public init(_ limit: RateLimit, clock: any ChatClock, pruneAbove: Int = 10_000) {
+        buckets = TokenBuckets(limit, clock: clock, pruneAbove: pruneAbove)
+    }
+
+    public func allow(_ key: RateKey) async -> Bool { buckets.take(key) == nil }
+
+    /// How many buckets are kept (for tests of the pruning).
+    public var bucketCount: Int { buckets.count }
 }

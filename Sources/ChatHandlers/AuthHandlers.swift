@@ -7,12 +7,13 @@ extension Handlers {
     /// `POST /auth/v1/register` (and its alias `/auth/v1/reister`).
     public func register(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
         await respond(kind: "register") {
+            try environment.auth.admit(address: event.requestContext.http.sourceIp)
             let fields = try event.jsonFields()
             let email = try Validation.email(try fields.requiredString("email"))
             let username = try Validation.username(try fields.requiredString("username"))
             let password = try Validation.password(try fields.requiredString("password"))
             let member = Member(email: email, username: username)
-            let record = try await timedHash { try await environment.passwords.hash(password) }
+            let record = try await hashing { try await environment.passwords.hash(password) }
             try await repository.createMember(member, password: record)
             var json = JSONWriter()
             json.object {
@@ -27,20 +28,29 @@ extension Handlers {
     /// malformed request is the same 401, so nobody learns whether an email exists.
     public func login(_ event: HTTPRequestEvent) async -> HTTPAPIResponse {
         await respond(kind: "login") {
+            let address = event.requestContext.http.sourceIp
+            try environment.auth.admit(address: address)
             let fields = try event.jsonFields()
             let rawEmail = try fields.requiredString("email")
             let password = try fields.requiredString("password")
             let roomID = try Validation.roomID(try fields.string("room_id"))
+            // Failures count per account as typed and address, known account or not.
+            let account = rawEmail.trimmingSpaces.lowercased()
+            try environment.auth.checkFailures(email: account, address: address)
             let refused = ChatError(.invalidCredentials, "email or password is wrong")
             guard let email = try? Validation.email(rawEmail),
                   let (member, record) = try await repository.member(email: email)
             else {
-                await timedHash { await environment.passwords.burnVerification(password) }
+                try await hashing { await environment.passwords.burnVerification(password) }
+                environment.auth.recordFailure(email: account, address: address)
                 throw refused
             }
-            guard try await timedHash({ try await environment.passwords.verify(password, against: record) }) else { throw refused }
+            guard try await hashing({ try await environment.passwords.verify(password, against: record) }) else {
+                environment.auth.recordFailure(email: account, address: address)
+                throw refused
+            }
             if environment.passwords.needsUpgrade(record) {
-                try await repository.updatePassword(of: member, to: try await environment.passwords.hash(password))
+                try await repository.updatePassword(of: member, to: try await hashing { try await environment.passwords.hash(password) })
             }
             let (token, claims) = try await environment.tokens.issue(for: member, roomID: roomID)
             var json = JSONWriter()
@@ -65,7 +75,16 @@ extension Handlers {
             return response
         } catch let error as ChatError {
             metrics.authAttempt(kind: kind, outcome: error.code.rawValue)
-            return HTTPAPIResponse(statusCode: error.code.httpStatus, body: error.httpBody)
+            if error.code == .rateLimited || error.code == .unavailable {
+                metrics.throttle(kind: error.code == .rateLimited ? kind : "hashing_busy")
+            }
+            var headers = ["content-type": "application/json"]
+            headers["retry-after"] = error.retryAfterSeconds.map(String.init)
+            return HTTPAPIResponse(statusCode: error.code.httpStatus, headers: headers, body: error.httpBody)
+        } catch is CancellationError {
+            // The client went away before its password was hashed: nobody hears this.
+            metrics.authAttempt(kind: kind, outcome: "abandoned")
+            return HTTPAPIResponse(statusCode: 499, body: nil)
         } catch {
             metrics.authAttempt(kind: kind, outcome: ErrorCode.internalError.rawValue)
             logger.error("request failed", metadata: ["route": "\(kind)", "error": "\(error)"])
@@ -74,12 +93,12 @@ extension Handlers {
         }
     }
 
-    /// Password work, timed from the request's side: the queue for a hashing
-    /// thread is part of what a client waits for.
-    private func timedHash<T>(_ work: () async throws -> T) async rethrows -> T {
+    /// Password work in a hashing slot (or 503 at once when all are taken and the
+    /// queue is full), timed from the request's side: the wait is part of it.
+    private func hashing<T>(_ work: () async throws -> T) async throws -> T {
         let start = ContinuousClock.now
         defer { metrics.passwordHash.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1))) }
-        return try await work()
+        return try await environment.auth.hashing.run(work)
     }
 }
 

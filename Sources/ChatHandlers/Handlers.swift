@@ -14,10 +14,12 @@ public struct HandlerEnvironment: Sendable {
     public var config: ChatConfig
     public var logger: Logger
     public var metrics: ChatMetrics
+    public var auth: AuthGuard
 
     public init(store: any ChatStore, tokens: TokenService, passwords: PasswordHasher = PasswordHasher(),
                 delivery: any ConnectionDelivery, rateLimiter: any RateLimiter, clock: any ChatClock,
-                config: ChatConfig = ChatConfig(), logger: Logger, metrics: ChatMetrics = ChatMetrics()) {
+                config: ChatConfig = ChatConfig(), logger: Logger, metrics: ChatMetrics = ChatMetrics(),
+                authLimits: AuthGuard.Limits = AuthGuard.Limits()) {
         self.repository = ChatRepository(store: store, clock: clock)
         self.tokens = tokens
         self.passwords = passwords
@@ -28,6 +30,7 @@ public struct HandlerEnvironment: Sendable {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        self.auth = AuthGuard(authLimits, clock: clock)
     }
 }
 

@@ -12,10 +12,13 @@ import NIOCore
 struct GatewayRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let remoteAddress: String
+    /// The client's connection: whether it is still there.
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "127.0.0.1"
+        channel = source.channel
     }
 }
 
@@ -82,7 +85,11 @@ extension LocalGateway {
                 time: Date(timeIntervalSince1970: Double(now) / 1000).formatted(.iso8601), timeEpoch: now),
             // Bytes that are not text go as API Gateway sends binary: base64, flagged.
             body: text ?? Data(bytes).base64EncodedString(), isBase64Encoded: text == nil)
-        let response = await LogContext.request(requestID) { await handler(event) }
+        // Work for a client that has hung up (a password hash) is not done (PROTOCOL.md §2b).
+        let channel = context.channel
+        let response = await LogContext.request(requestID) {
+            await RequestClient.$isGone.withValue({ !channel.isActive }) { await handler(event) }
+        }
         var fields = HTTPFields()
         for (name, value) in response.headers ?? [:] {
             if let name = HTTPField.Name(name) { fields[name] = value }

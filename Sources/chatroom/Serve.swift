@@ -73,6 +73,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a new connection has to send its request head.")
     var headerTimeout = 10
 
+    @Option(help: "Registrations and logins one client address may make in a burst.")
+    var authBurstPerAddress = 60
+
+    @Option(help: "Registrations and logins per second from one address after the burst (0: no limit).")
+    var authRatePerAddress = 2.0
+
     @Option(help: "Seconds between sweeps of expired items.")
     var sweepInterval = 60
 
@@ -96,6 +102,9 @@ struct Serve: AsyncParsableCommand {
         guard rateBurst > 0, ratePerSecond > 0 else { throw ValidationError("--rate-burst and --rate-per-second must be positive") }
         guard idleTimeout > 0, sweepInterval > 0, maxConnectionLifetime > 0, headerTimeout > 0 else {
             throw ValidationError("--idle-timeout, --sweep-interval, --max-connection-lifetime and --header-timeout must be positive")
+        }
+        guard authBurstPerAddress > 0, authRatePerAddress >= 0 else {
+            throw ValidationError("--auth-burst-per-address must be positive and --auth-rate-per-address 0 (no limit) or more")
         }
         guard (maxConnections ?? 0) >= 0, maxConnectionsPerAddress >= 0, maxSocketsPerMember >= 0 else {
             throw ValidationError("--max-connections, --max-connections-per-address and --max-sockets-per-member must be 0 (no cap) or more")
@@ -149,10 +158,12 @@ struct Serve: AsyncParsableCommand {
         gatewayConfiguration.maxConnectionsPerAddress = maxConnectionsPerAddress
         gatewayConfiguration.maxSocketsPerMember = maxSocketsPerMember
         gatewayConfiguration.headerTimeout = .seconds(headerTimeout)
+        var authLimits = AuthGuard.Limits()
+        authLimits.perAddress = authRatePerAddress > 0 ? RateLimit(burst: authBurstPerAddress, perSecond: authRatePerAddress) : nil
         let passwords = PasswordHasher.forServer(environment: ProcessInfo.processInfo.environment, logger: logger)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger, metrics: metrics) { delivery in
             HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
-                               rateLimiter: rateLimiter, clock: clock, config: config, logger: logger)
+                               rateLimiter: rateLimiter, clock: clock, config: config, logger: logger, authLimits: authLimits)
         }
 
         // Connections of a previous process are gone with it.

@@ -1,5 +1,6 @@
 import ChatClient
 import ChatCore
+import ChatHandlers
 import ChatLocalGateway
 import Foundation
 import TestSupport
@@ -227,6 +228,89 @@ import Testing
             try await server.eventually { server.gateway.acceptedConnections == 0 }
             let health = try await RawSocket(port: server.port).request("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             #expect(health.status == 200)
+        }
+    }
+}
+
+/// PROTOCOL.md §2b's throttled auth: per address, per account and address for
+/// failures, and hashing that says "busy" instead of queueing without end.
+@Suite(.hangGuard) struct AuthThrottleTests {
+    static func post(_ server: TestServer, _ path: String, _ json: String, from address: String = "127.0.0.1") async throws -> RawResponse {
+        let body = Array(json.utf8)
+        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        return try await RawSocket(port: server.port, from: address).request(bytes: Array(head.utf8) + body)
+    }
+
+    @Test func registerAndLoginAreLimitedPerAddress() async throws {
+        var options = TestServer.Options()
+        options.authLimits.perAddress = RateLimit(burst: 3, perSecond: 0.001)
+        try await TestServer.with(options) { server in
+            for index in 0..<3 {
+                let answer = try await Self.post(server, "/auth/v1/register", #"{"email":"u\#(index)@example.com","username":"u","password":"password1"}"#)
+                #expect(answer.status == 201)
+            }
+            let refused = try await Self.post(server, "/auth/v1/login", #"{"email":"u0@example.com","password":"password1"}"#)
+            #expect(refused.status == 429)
+            #expect(JSONValue.object(refused.body)["error"]?["code"]?.string == "rate_limited")
+            #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
+            // Another address has its own allowance.
+            #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"u0@example.com","password":"password1"}"#, from: "127.0.0.2").status == 200)
+        }
+    }
+
+    @Test func failedLoginsAreLimitedPerAccountAndAddressWithoutLockingTheAccount() async throws {
+        var options = TestServer.Options()
+        options.authLimits.failedLogins = RateLimit(burst: 3, perSecond: 0.001)
+        try await TestServer.with(options) { server in
+            _ = try await server.member("erin", password: "right password")
+            for _ in 0..<3 {
+                #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"erin@example.com","password":"guess"}"#).status == 401)
+            }
+            // From this address, even the right password waits now…
+            let throttled = try await Self.post(server, "/auth/v1/login", #"{"email":"ERIN@example.com","password":"right password"}"#)
+            #expect(throttled.status == 429)
+            #expect(throttled.header("Retry-After") != nil)
+            // …but not from another address, and not for another account.
+            #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"erin@example.com","password":"right password"}"#, from: "127.0.0.3").status == 200)
+            _ = try await server.member("finn", password: "right password")
+            #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"finn@example.com","password":"right password"}"#).status == 200)
+        }
+    }
+
+    /// One hashing slot, no queue, full-strength hashing: of requests that arrive
+    /// together, those that find the slot taken are told 503 with Retry-After.
+    @Test func hashingAtCapacityAnswers503() async throws {
+        var options = TestServer.Options()
+        options.passwordIterations = PasswordHasher.owaspIterations
+        options.authLimits.hashingSlots = 1
+        options.authLimits.hashingQueue = 0
+        try await TestServer.with(options) { server in
+            // Rounds of six at once until one round finds the slot taken (the first
+            // does, unless connecting were slower than hashing 600,000 rounds).
+            var answers: [RawResponse] = []
+            var busy: [RawResponse] = []
+            var round = 0
+            while busy.isEmpty {
+                round += 1
+                let prefix = "h\(round)-"
+                answers = try await withThrowingTaskGroup(of: RawResponse.self) { group in
+                    for index in 0..<6 {
+                        group.addTask {
+                            try await Self.post(server, "/auth/v1/register", #"{"email":"\#(prefix)\#(index)@example.com","username":"h","password":"password1"}"#)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                busy = answers.filter { $0.status == 503 }
+            }
+            let statuses = Set(answers.map(\.status))
+            #expect(statuses.isSubset(of: [201, 503]), "\(statuses)")
+            #expect(statuses.contains(201))
+            #expect(!busy.isEmpty)
+            for answer in busy {
+                #expect(JSONValue.object(answer.body)["error"]?["code"]?.string == "unavailable")
+                #expect(answer.header("Retry-After") == "1")
+            }
         }
     }
 }

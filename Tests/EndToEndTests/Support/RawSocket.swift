@@ -15,9 +15,23 @@ final class RawSocket: @unchecked Sendable {
     private var received: [UInt8] = []
     private let cancelled = Mutex(false)
 
-    init(port: Int) throws {
+    /// - Parameter source: the local address to connect from (any of 127.0.0.0/8),
+    ///   to play a client at another address.
+    init(port: Int, from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawSocketError.system("socket") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw RawSocketError.system("bind \(source)")
+            }
+        }
         // Not a deadline: a read wakes up this often only to see whether the test
         // was cancelled (by its time limit); otherwise it waits on.
         var wakeUp = timeval(tv_sec: 0, tv_usec: 200_000)

@@ -35,6 +35,9 @@ final class TestServer: Sendable {
         /// The server's clock: a `ManualClock` lets a test move time (expiry, refills)
         /// instead of sleeping.
         var clock: any ChatClock = SystemClock()
+        /// The tests' clients all come from 127.0.0.1: no per-address throttling
+        /// unless a test is about it (hashing stays bounded).
+        var authLimits = AuthGuard.Limits.unthrottled
 
         init(backend: Backend = .sqlite) { self.backend = backend }
     }
@@ -86,7 +89,8 @@ final class TestServer: Sendable {
         let limiter: any RateLimiter = options.rateLimit.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
             HandlerEnvironment(store: ConnectionCache(store, clock: clock), tokens: tokens, passwords: PasswordHasher(iterations: options.passwordIterations),
-                               delivery: delivery, rateLimiter: limiter, clock: clock, config: options.config, logger: logger)
+                               delivery: delivery, rateLimiter: limiter, clock: clock, config: options.config, logger: logger,
+                               authLimits: options.authLimits)
         }
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let application = gateway.application { port in portSink.yield(port) }
