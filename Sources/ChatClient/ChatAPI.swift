@@ -10,12 +10,16 @@ public struct ChatAPI: Sendable {
     public struct Answer: Sendable {
         public var status: Int
         public var body: String
+        /// `Retry-After`, in seconds, when the server sent one.
+        public var retryAfterSeconds: Int? = nil
         public var json: [String: JSONValue] { JSONValue.object(body) }
     }
 
     public let baseURL: String
     /// How long one request may take; nil waits as long as the server does.
     public let timeout: Duration?
+    /// How often a busy answer (429, 503 with `Retry-After`) is tried again.
+    public var busyRetries = 3
     let http: HTTPClient
 
     /// - Parameters:
@@ -51,8 +55,22 @@ public struct ChatAPI: Sendable {
         try await send(path, method: .POST, body: String(decoding: try JSONEncoder().encode(json), as: UTF8.self))
     }
 
-    /// Any request, with a raw body: for probing the API's edges.
+    /// Any request, with a raw body. A 429 or 503 that says when to try again
+    /// (`Retry-After`, up to a minute) is tried again after that long, at most
+    /// `busyRetries` times; the last answer is returned as it is.
     public func send(_ path: String, method: HTTPMethod, body: String? = nil, headers: [(String, String)] = []) async throws -> Answer {
+        var answer = try await sendOnce(path, method: method, body: body, headers: headers)
+        var retries = 0
+        while retries < busyRetries, answer.status == 429 || answer.status == 503,
+              let wait = answer.retryAfterSeconds, (1...60).contains(wait) {
+            try await Task.sleep(for: .seconds(wait))
+            answer = try await sendOnce(path, method: method, body: body, headers: headers)
+            retries += 1
+        }
+        return answer
+    }
+
+    private func sendOnce(_ path: String, method: HTTPMethod, body: String?, headers: [(String, String)]) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let body {
@@ -63,7 +81,8 @@ public struct ChatAPI: Sendable {
         let deadline = timeout.map { NIODeadline.now() + .nanoseconds(Int64($0 / .nanoseconds(1))) } ?? .distantFuture
         let response = try await http.execute(request, deadline: deadline)
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-        return Answer(status: Int(response.status.code), body: String(buffer: bytes))
+        return Answer(status: Int(response.status.code), body: String(buffer: bytes),
+                      retryAfterSeconds: response.headers.first(name: "retry-after").flatMap { Int($0) })
     }
 }
 

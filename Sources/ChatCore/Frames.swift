@@ -23,6 +23,29 @@ public enum Frames {
         return json.text
     }
 
+    /// The most a server frame may hold: API Gateway's 128 KB (PROTOCOL.md §2b).
+    public static let maxFrameBytes = 131_072
+
+    /// A `messages` page that fits in `maxBytes`: when all of `messages` would not,
+    /// those farthest from where the page is anchored are left out and `has_more`
+    /// is true, so paging on from its first or last id still reaches them.
+    /// - Parameter keepNewest: true when the page reads backwards (latest, or
+    ///   `before` an id): its oldest messages are the ones left out; false when it
+    ///   reads forwards (`after` an id): its newest are.
+    public static func messages(_ messages: [Message], roomID: RoomID, hasMore: Bool, keepNewest: Bool,
+                                maxBytes: Int = maxFrameBytes) -> String {
+        // Each message's encoding, the frame's own fields (with `true`), and a comma
+        // between items: the page's exact size.
+        var sizes = messages.map { Frames.message($0).utf8.count }
+        var total = Self.messages([], roomID: roomID, hasMore: true).utf8.count + sizes.reduce(0, +) + max(0, sizes.count - 1)
+        var kept = messages[...]
+        while kept.count > 1, total > maxBytes {
+            total -= (keepNewest ? sizes.removeFirst() : sizes.removeLast()) + 1
+            if keepNewest { kept = kept.dropFirst() } else { kept = kept.dropLast() }
+        }
+        return Self.messages(Array(kept), roomID: roomID, hasMore: hasMore || kept.count < messages.count)
+    }
+
     public static func messages(_ messages: [Message], roomID: RoomID, hasMore: Bool) -> String {
         var json = JSONWriter(reservingCapacity: 256 * (messages.count + 1))
         json.object {

@@ -60,16 +60,21 @@ public struct AuthGuard: Sendable {
     }
 }
 
-/// Whether the client of the request being handled has gone: set by a front that
-/// can tell (the local gateway), so that work nobody will hear of is skipped.
-public enum RequestClient {
-    @TaskLocal public static var isGone: (@Sendable () -> Bool)?
+/// The client of the request being handled, as far as a front (the local
+/// gateway) can tell whether it is still there: work nobody will hear of is skipped.
+public protocol RequestClient: Sendable {
+    var isGone: Bool { get }
+}
+
+/// The request's client while a front handles it; nil where nobody can tell.
+public enum CurrentRequest {
+    @TaskLocal public static var client: (any RequestClient)?
 }
 
 /// Password hashing as a bounded resource: `slots` hashes run at once and up to
 /// `queue` requests wait for one; one more is refused at once (503 `unavailable`).
 /// A request whose task is cancelled leaves the queue; one whose client has gone
-/// (`RequestClient`) is never hashed for.
+/// (`CurrentRequest`) is never hashed for.
 final class HashingCapacity: Sendable {
     private enum Admission {
         case granted
@@ -101,7 +106,7 @@ final class HashingCapacity: Sendable {
     func run<T>(_ work: () async throws -> T) async throws -> T {
         try await acquire()
         defer { release() }
-        if Task.isCancelled || RequestClient.isGone?() == true { throw CancellationError() }
+        if Task.isCancelled || CurrentRequest.client?.isGone == true { throw CancellationError() }
         return try await work()
     }
 

@@ -42,7 +42,9 @@ extension Handlers {
             case (_?, _?): throw ChatError(.invalidRequest, "before, after: give one or the other, not both")
             }
             let page = try await repository.messages(in: caller.roomID, at: position, limit: Int(limit))
-            await reply(Frames.messages(page.messages, roomID: caller.roomID, hasMore: page.hasMore), to: caller.connectionID)
+            let backwards = if case .after = position { false } else { true }
+            await reply(Frames.messages(page.messages, roomID: caller.roomID, hasMore: page.hasMore, keepNewest: backwards),
+                        to: caller.connectionID)
         }
     }
 

@@ -86,9 +86,9 @@ extension LocalGateway {
             // Bytes that are not text go as API Gateway sends binary: base64, flagged.
             body: text ?? Data(bytes).base64EncodedString(), isBase64Encoded: text == nil)
         // Work for a client that has hung up (a password hash) is not done (PROTOCOL.md §2b).
-        let channel = context.channel
+        let client = ChannelClient(channel: context.channel)
         let response = await LogContext.request(requestID) {
-            await RequestClient.$isGone.withValue({ !channel.isActive }) { await handler(event) }
+            await CurrentRequest.$client.withValue(client) { await handler(event) }
         }
         var fields = HTTPFields()
         for (name, value) in response.headers ?? [:] {
@@ -101,6 +101,12 @@ extension LocalGateway {
     static func json(status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
+}
+
+/// A request's client is gone once its connection is.
+struct ChannelClient: RequestClient {
+    let channel: any Channel
+    var isGone: Bool { !channel.isActive }
 }
 
 /// An HTTP error in the contract's shape.

@@ -26,10 +26,22 @@ public final class SQLiteStore: ChatStore {
     private let clock: any ChatClock
     private let logger: Logger
 
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `synchronous=NORMAL` in WAL mode: a commit survives the process dying
+        /// (even `kill -9`); the last commits before a power loss or OS crash may not.
+        case normal
+        /// `synchronous=FULL`: every commit is synced to the disk before it is
+        /// acknowledged, so it survives power loss too; each group commit pays an fsync.
+        case full
+    }
+
     /// Opens (and if needed creates) the store at `path`.
-    /// - Parameter commitTimer: records how long each batch of writes takes to commit.
+    /// - Parameters:
+    ///   - durability: `normal` unless power-loss durability is worth an fsync per commit.
+    ///   - commitTimer: records how long each batch of writes takes to commit.
     public static func open(path: String, clock: any ChatClock, logger: Logger = Logger(label: "chatroom.sqlite"),
-                            commitTimer: CoreMetrics.Timer? = nil) async throws -> SQLiteStore {
+                            durability: Durability = .normal, commitTimer: CoreMetrics.Timer? = nil) async throws -> SQLiteStore {
         // Created readable by its owner only (it holds password hashes); SQLite
         // gives the -wal and -shm files the database file's mode.
         let created = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
@@ -39,7 +51,7 @@ public final class SQLiteStore: ChatStore {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         do {
             let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: eventLoop)
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=\(durability.rawValue.uppercased())", "PRAGMA busy_timeout=5000"] {
                 _ = try await writer.query(pragma)
             }
             _ = try await writer.query("""
@@ -68,6 +80,11 @@ public final class SQLiteStore: ChatStore {
         let writes = WriteQueue()
         self.writes = writes
         self.writerTask = Task { [writer, logger] in await Self.runWriter(writes, on: writer, logger: logger, commitTimer: commitTimer) }
+    }
+
+    /// The `synchronous` setting in force (1 NORMAL, 2 FULL): for tests.
+    public func synchronousSetting() async throws -> Int {
+        try await writer.query("PRAGMA synchronous").first?.column("synchronous")?.integer ?? -1
     }
 
     /// Finishes pending writes and closes the file.

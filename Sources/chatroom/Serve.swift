@@ -31,6 +31,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where items live: sqlite (a file in --data-dir) or dynamodb (region and credentials from the standard AWS environment).")
     var store: StoreKind = .sqlite
 
+    @Option(help: "SQLite durability: normal (survives a crash of the process) or full (survives power loss too, an fsync per commit).")
+    var sync: SQLiteStore.Durability = .normal
+
     @Option(help: "DynamoDB table, created with TTL on first use (--store dynamodb).")
     var table = "chatroom"
 
@@ -211,6 +214,8 @@ extension Serve {
     }
 }
 
+extension SQLiteStore.Durability: ExpressibleByArgument {}
+
 enum StoreKind: String, ExpressibleByArgument, CaseIterable {
     case sqlite, dynamodb
 }
@@ -225,7 +230,7 @@ extension Serve {
                    metrics: ChatMetrics) async throws -> (store: any ChatStore, close: @Sendable () async throws -> Void) {
         switch store {
         case .sqlite:
-            let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger,
+            let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger, durability: sync,
                                                     commitTimer: metrics.isRecording ? metrics.storeCommit : nil)
             return (sqlite, { try await sqlite.close() })
         case .dynamodb:

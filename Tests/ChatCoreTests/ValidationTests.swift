@@ -123,3 +123,39 @@ import Testing
         #expect(throws: ChatError(.invalidJSON, "body: not valid JSON")) { try JSONFields(body: "{", notJSON: .invalidJSON) }
     }
 }
+
+/// §2b: every server frame fits API Gateway's 128 KB.
+@Suite struct FrameSizeTests {
+    static func page(_ count: Int) -> [Message] {
+        let alice = Member(email: "alice@example.com", username: "alice")
+        // 4,096 emoji: 16 KB of UTF-8 each, the longest a message can be in bytes but for escapes.
+        return (0..<count).map { index in
+            Message(id: MessageID(timestamp: 1_764_093_600_000 + Int64(index), suffix: "0000000100000001"), roomID: "lobby", from: alice,
+                    text: String(repeating: "😀", count: 4096), clientMessageID: nil)
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func aPageThatWouldNotFitIsCutAtItsFarEndAndSaysHasMore(_ keepNewest: Bool) throws {
+        let messages = Self.page(12)
+        let full = Frames.messages(messages, roomID: "lobby", hasMore: false)
+        #expect(full.utf8.count > Frames.maxFrameBytes)
+        let frame = Frames.messages(messages, roomID: "lobby", hasMore: false, keepNewest: keepNewest)
+        #expect(frame.utf8.count <= Frames.maxFrameBytes)
+        let parsed = try #require(JSONValue.parse(frame)?.objectValue)
+        #expect(parsed["has_more"] == .bool(true))
+        let ids = parsed["messages"]?.array?.compactMap { $0["id"]?.string } ?? []
+        #expect(ids.count == 7)  // 7 × 16 KB fit in 128 KB, 8 do not
+        let expected = keepNewest ? messages.suffix(ids.count) : messages.prefix(ids.count)
+        #expect(ids == expected.map(\.id.description))
+        // Exactly as large as the encoder makes it: one more message would not fit.
+        let oneMore = keepNewest ? Array(messages.suffix(ids.count + 1)) : Array(messages.prefix(ids.count + 1))
+        #expect(Frames.messages(oneMore, roomID: "lobby", hasMore: true).utf8.count > Frames.maxFrameBytes)
+    }
+
+    @Test func aPageThatFitsIsLeftAlone() {
+        let messages = Self.page(3)
+        #expect(Frames.messages(messages, roomID: "lobby", hasMore: false, keepNewest: true)
+            == Frames.messages(messages, roomID: "lobby", hasMore: false))
+    }
+}

@@ -202,6 +202,21 @@ import Testing
         try await second.close()
     }
 
+    /// `--sync full` asks SQLite for an fsync per commit; the default does not.
+    @Test func durabilityIsWhatWasAskedFor() async throws {
+        let directory = try TemporaryDirectory()
+        let normal = try await SQLiteStore.open(path: directory.path + "/normal.sqlite", clock: ManualClock())
+        #expect(try await normal.synchronousSetting() == 1)
+        try await normal.close()
+        let full = try await SQLiteStore.open(path: directory.path + "/full.sqlite", clock: ManualClock(), durability: .full)
+        #expect(try await full.synchronousSetting() == 2)
+        try await full.put(Item(pk: "USER#a", sk: "USER#a"), condition: .absent)
+        try await full.close()
+        // The file is the owner's only, from its creation.
+        let mode = try FileManager.default.attributesOfItem(atPath: directory.path + "/full.sqlite")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
     @Test func sweepDeletesOnlyExpiredRows() async throws {
         let directory = try TemporaryDirectory()
         let clock = ManualClock()

@@ -41,6 +41,50 @@ import Testing
         }
     }
 
+    /// Every server frame fits API Gateway's 128 KB: a history of long messages
+    /// comes in smaller pages that say `has_more`, and paging on, backwards or
+    /// forwards, reaches every message exactly once.
+    @Test(arguments: Backend.allCases)
+    func longHistoriesComeInPagesOfAtMost128KB(_ backend: Backend) async throws {
+        try await TestServer.with(TestServer.Options(backend: backend)) { server in
+            let alice = try await server.member("alice")
+            let a = try await server.connect(alice)
+            let long = String(repeating: "😀", count: 4096)
+            var sent: [String] = []
+            for index in 0..<20 {
+                try await a.say("\(index) " + long.dropFirst(3))
+                sent.append(try #require(try await a.next("message")["id"]?.string))
+            }
+            func page(_ request: [String: Any]) async throws -> (ids: [String], hasMore: Bool) {
+                try await a.send(request)
+                let text = try await a.nextText()
+                #expect(text.utf8.count <= 131_072, "a frame of \(text.utf8.count) bytes")
+                let frame = JSONValue.object(text)
+                #expect(frame["type"]?.string == "messages")
+                return (frame["messages"]?.array?.compactMap { $0["id"]?.string } ?? [], frame["has_more"] == .bool(true))
+            }
+            // Backwards from the latest.
+            var backwards: [String] = []
+            var next = try await page(["action": "getMessages", "limit": 100])
+            #expect(next.hasMore && next.ids.count < 20)
+            backwards = next.ids
+            while next.hasMore, let first = backwards.first {
+                next = try await page(["action": "getMessages", "limit": 100, "before": first])
+                backwards = next.ids + backwards
+            }
+            #expect(backwards == sent)
+            // Forwards from the first.
+            var forwards = [sent[0]]
+            next = (forwards, true)
+            while next.hasMore, let last = forwards.last {
+                next = try await page(["action": "getMessages", "limit": 100, "after": last])
+                forwards += next.ids
+            }
+            #expect(forwards == sent)
+            await a.close()
+        }
+    }
+
     /// The page and its files come with a policy that allows only their own origin
     /// (and its WebSocket), no framing, no sniffing, no referrer.
     @Test func thePageIsServedWithSecurityHeaders() async throws {

@@ -51,15 +51,24 @@ const friendly = {
   invalid_credentials: "Wrong email or password.",
   message_too_long: "That message is too long.",
   rate_limited: "You are sending too fast. Wait a moment.",
+  unavailable: "The server is busy. Try again in a moment.",
   unknown_action: "The server did not understand that.",
 };
 
-async function post(path, body) {
+// A busy or throttled server (429, 503) says when to try again (Retry-After): the
+// page waits that long, up to a minute, and tries again, at most three times.
+async function post(path, body, attempt = 0) {
   const response = await fetch(`${state.config.httpBase}${path}`, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   let json = {};
   try { json = await response.json(); } catch { /* no body */ }
+  const retryAfter = Number(response.headers.get("Retry-After"));
+  if ((response.status === 429 || response.status === 503) && retryAfter > 0 && retryAfter <= 60 && attempt < 3) {
+    showNotice(`The server is busy: trying again in ${retryAfter} s.`);
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+    return post(path, body, attempt + 1);
+  }
   return { status: response.status, json };
 }
 

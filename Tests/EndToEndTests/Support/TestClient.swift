@@ -50,6 +50,15 @@ final class TestClient: Sendable {
         return JSONValue.object(text)
     }
 
+    /// The next frame as the server sent it: its text, for checks of its size.
+    func nextText(sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        guard let text = await inbox.next(timeout: nil) else {
+            Issue.record("the connection ended (or the test was cancelled) before a frame arrived", sourceLocation: sourceLocation)
+            throw ChatClientError.timedOut("a frame")
+        }
+        return text
+    }
+
     /// The next frame, which must be of `type`.
     @discardableResult
     func next(_ type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Frame {
