@@ -165,16 +165,19 @@ public struct LocalGateway: Sendable {
                 try await channel.close()
                 return
             }
-            try await gateway.serve(session, inbound: inbound)
+            try await gateway.serve(session, inbound: inbound, channel: channel)
         }
     }
 
     /// One connection's life after `$connect`: its frames in arrival order, then
     /// `$disconnect` however the socket ends.
-    func serve(_ session: Session, inbound: WebSocketInboundStream) async throws {
+    func serve(_ session: Session, inbound: WebSocketInboundStream, channel: any Channel) async throws {
         var failure: (any Error)?
         do {
             for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
+                // Frames a client sent before it went away are dropped, not worked
+                // through (PROTOCOL.md §2b, fair history).
+                guard channel.isActive else { break }
                 await handle(message, from: session)
             }
         } catch {

@@ -19,7 +19,9 @@ import Glibc
 /// - `TTL` is honoured on every read; `sweepExpired()` deletes what has expired.
 public final class SQLiteStore: ChatStore {
     private let writer: SQLiteConnection
-    private let reader: SQLiteConnection
+    private let readers: ReaderPool
+    /// `/health`'s own connection: never behind a page of history.
+    private let pinger: SQLiteConnection
     private let writerPool: NIOThreadPool
     private let writes: WriteQueue
     private let writerTask: Task<Void, Never>
@@ -61,19 +63,28 @@ public final class SQLiteStore: ChatStore {
                 ) WITHOUT ROWID
                 """)
             _ = try await writer.query("CREATE INDEX IF NOT EXISTS items_ttl ON items(ttl) WHERE ttl IS NOT NULL")
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            _ = try await reader.query("PRAGMA busy_timeout=5000")
-            return SQLiteStore(writer: writer, reader: reader, writerPool: pool, clock: clock, logger: logger, commitTimer: commitTimer)
+            // Several readers (WAL mode lets them read beside the writer), so that
+            // one flood of history requests does not queue every other read.
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<(ReaderPool.size + 1) {
+                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                _ = try await reader.query("PRAGMA busy_timeout=5000")
+                readers.append(reader)
+            }
+            let pinger = readers.removeLast()
+            return SQLiteStore(writer: writer, readers: ReaderPool(readers), pinger: pinger, writerPool: pool, clock: clock, logger: logger,
+                               commitTimer: commitTimer)
         } catch {
             try? await pool.shutdownGracefully()
             throw error
         }
     }
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, writerPool: NIOThreadPool, clock: any ChatClock, logger: Logger,
+    private init(writer: SQLiteConnection, readers: ReaderPool, pinger: SQLiteConnection, writerPool: NIOThreadPool, clock: any ChatClock, logger: Logger,
                  commitTimer: CoreMetrics.Timer?) {
         self.writer = writer
-        self.reader = reader
+        self.readers = readers
+        self.pinger = pinger
         self.writerPool = writerPool
         self.clock = clock
         self.logger = logger
@@ -92,7 +103,8 @@ public final class SQLiteStore: ChatStore {
         writes.finish()
         await writerTask.value
         try await writer.close()
-        try await reader.close()
+        for reader in readers.connections { try await reader.close() }
+        try await pinger.close()
         try await writerPool.shutdownGracefully()
     }
 
@@ -104,9 +116,9 @@ public final class SQLiteStore: ChatStore {
     }
 
     public func get(_ key: ItemKey) async throws -> Item? {
-        let rows = try await reader.query(
+        let rows = try await readers.read { try await $0.query(
             "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
-            [.text(key.pk), .text(key.sk), .integer(Int(clock.nowSeconds()))])
+            [.text(key.pk), .text(key.sk), .integer(Int(clock.nowSeconds()))]) }
         return try rows.first.map(Self.item)
     }
 
@@ -131,7 +143,7 @@ public final class SQLiteStore: ChatStore {
             sql += order == .ascending ? " AND sk > ?\(binds.count)" : " AND sk < ?\(binds.count)"
         }
         sql += order == .ascending ? " ORDER BY sk ASC LIMIT ?4" : " ORDER BY sk DESC LIMIT ?4"
-        let items = try await reader.query(sql, binds).map(Self.item)
+        let items = try await readers.read { try await $0.query(sql, binds) }.map(Self.item)
         return QueryPage(items: items, lastEvaluatedSK: items.count == limit ? items.last?.sk : nil)
     }
 
@@ -165,7 +177,7 @@ public final class SQLiteStore: ChatStore {
     }
 
     public func ping() async throws {
-        _ = try await reader.query("SELECT 1")
+        _ = try await pinger.query("SELECT 1")
     }
 
     /// Deletes every expired item; returns how many. Reads already hide them, so
@@ -276,5 +288,28 @@ public final class SQLiteStore: ChatStore {
                 for job in batch { job.fail(StoreError.unavailable("write failed: \(error)")) }
             }
         }
+    }
+}
+
+/// The store's reading connections: each read goes to the one with the fewest
+/// reads in flight.
+final class ReaderPool: Sendable {
+    static let size = 3
+    let connections: [SQLiteConnection]
+    private let inFlight: Mutex<[Int]>
+
+    init(_ connections: [SQLiteConnection]) {
+        self.connections = connections
+        inFlight = Mutex(Array(repeating: 0, count: connections.count))
+    }
+
+    func read<T>(_ body: (SQLiteConnection) async throws -> T) async throws -> T {
+        let index = inFlight.withLock { counts in
+            let index = counts.indices.min { counts[$0] < counts[$1] } ?? 0
+            counts[index] += 1
+            return index
+        }
+        defer { inFlight.withLock { $0[index] -= 1 } }
+        return try await body(connections[index])
     }
 }
