@@ -31,12 +31,12 @@ public struct AuthGuard: Sendable {
 
     private let perAddress: TokenBuckets<String>?
     private let failedLogins: TokenBuckets<String>?
-    let hashing: HashingCapacity
+    let hashing: WorkSlots
 
     public init(_ limits: Limits = Limits(), clock: any ChatClock) {
         perAddress = limits.perAddress.map { TokenBuckets($0, clock: clock) }
         failedLogins = limits.failedLogins.map { TokenBuckets($0, clock: clock) }
-        hashing = HashingCapacity(slots: limits.hashingSlots, queue: limits.hashingQueue)
+        hashing = WorkSlots(slots: limits.hashingSlots, queue: limits.hashingQueue)
     }
 
     /// One register or login from `address`; throws 429 `rate_limited` over the limit.
@@ -71,11 +71,12 @@ public enum CurrentRequest {
     @TaskLocal public static var client: (any RequestClient)?
 }
 
-/// Password hashing as a bounded resource: `slots` hashes run at once and up to
-/// `queue` requests wait for one; one more is refused at once (503 `unavailable`).
+/// Work as a bounded resource (password hashing; history pages): `slots` run at
+/// once and up to `queue` wait for one; one more is refused at once (503
+/// `unavailable`).
 /// A request whose task is cancelled leaves the queue; one whose client has gone
 /// (`CurrentRequest`) is never hashed for.
-final class HashingCapacity: Sendable {
+final class WorkSlots: Sendable {
     private enum Admission {
         case granted
         case busy

@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import Logging
 
 /// Everything the handlers need, passed in once: the seams (store, delivery,
@@ -15,6 +16,9 @@ public struct HandlerEnvironment: Sendable {
     public var logger: Logger
     public var metrics: ChatMetrics
     public var auth: AuthGuard
+    /// History pages being read and encoded at once: a flood of `getMessages`
+    /// waits here instead of taking every thread from other rooms and `/health`.
+    let historyReads = WorkSlots(slots: max(1, ProcessInfo.processInfo.activeProcessorCount), queue: 100_000)
 
     public init(store: any ChatStore, tokens: TokenService, passwords: PasswordHasher = PasswordHasher(),
                 delivery: any ConnectionDelivery, rateLimiter: any RateLimiter, clock: any ChatClock,

@@ -41,10 +41,12 @@ extension Handlers {
             case (nil, let after?): position = .after(try Self.messageID(after, field: "after"))
             case (_?, _?): throw ChatError(.invalidRequest, "before, after: give one or the other, not both")
             }
-            let page = try await repository.messages(in: caller.roomID, at: position, limit: Int(limit))
             let backwards = if case .after = position { false } else { true }
-            await reply(Frames.messages(page.messages, roomID: caller.roomID, hasMore: page.hasMore, keepNewest: backwards),
-                        to: caller.connectionID)
+            let frame = try await environment.historyReads.run {
+                let page = try await repository.messages(in: caller.roomID, at: position, limit: Int(limit))
+                return Frames.messages(page.messages, roomID: caller.roomID, hasMore: page.hasMore, keepNewest: backwards)
+            }
+            await reply(frame, to: caller.connectionID)
         }
     }
 

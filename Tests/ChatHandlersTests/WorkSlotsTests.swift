@@ -28,14 +28,14 @@ final class Gate: Sendable {
 
 /// Password hashing as a bounded resource, without a clock: work that waits on
 /// the test's word, so what is running, waiting and refused is exact.
-@Suite struct HashingCapacityTests {
+@Suite struct WorkSlotsTests {
     func until(_ condition: () -> Bool) async throws {
         while !condition() { try await Task.sleep(for: .milliseconds(5)) }
     }
 
     @Test(.timeLimit(.minutes(1)))
     func slotsThenAShortQueueThenBusyAtOnce() async throws {
-        let capacity = HashingCapacity(slots: 1, queue: 1)
+        let capacity = WorkSlots(slots: 1, queue: 1)
         let gate = Gate()
         let first = Task { try await capacity.run { await gate.wait(); return 1 } }
         try await until { capacity.load == (1, 0) }
@@ -56,7 +56,7 @@ final class Gate: Sendable {
 
     @Test(.timeLimit(.minutes(1)))
     func aCallerThatGoesAwayLeavesTheQueueAndIsNeverRun() async throws {
-        let capacity = HashingCapacity(slots: 1, queue: 4)
+        let capacity = WorkSlots(slots: 1, queue: 4)
         let gate = Gate()
         let ran = Mutex(false)
         let holder = Task { try await capacity.run { await gate.wait() } }
