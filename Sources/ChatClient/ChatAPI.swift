@@ -78,7 +78,7 @@ public struct ChatAPI: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
         }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let deadline = timeout.map { NIODeadline.now() + .nanoseconds(Int64($0 / .nanoseconds(1))) } ?? .distantFuture
+        let deadline = timeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
         let response = try await http.execute(request, deadline: deadline)
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return Answer(status: Int(response.status.code), body: String(buffer: bytes),

@@ -97,7 +97,7 @@ extension Handlers {
     /// queue is full), timed from the request's side: the wait is part of it.
     private func hashing<T>(_ work: () async throws -> T) async throws -> T {
         let start = ContinuousClock.now
-        defer { metrics.passwordHash.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1))) }
+        defer { metrics.passwordHash.recordSince(start) }
         return try await environment.auth.hashing.run(work)
     }
 }

@@ -116,3 +116,10 @@ private final class LabelledCounters: Sendable {
         }
     }
 }
+
+extension CoreMetrics.Timer {
+    /// Records the time since `start`.
+    public func recordSince(_ start: ContinuousClock.Instant) {
+        recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
+    }
+}

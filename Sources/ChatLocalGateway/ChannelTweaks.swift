@@ -41,7 +41,7 @@ private final class DiscardWrites: ChannelOutboundHandler, RemovableChannelHandl
 /// limit). It sits at the front of the pipeline, so any bytes from the client —
 /// data frames and pings alike — count as traffic.
 func installIdleTimeout(on channel: any Channel, timeout: Duration) async throws {
-    let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+    let amount = TimeAmount(timeout)
     try await channel.eventLoop.submit {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(IdleCloser(), position: .first)
@@ -88,7 +88,7 @@ func closeGoingAway(_ channel: any Channel) {
 
 /// Puts `LingeringClose` at the front of a WebSocket's pipeline.
 func installLingeringClose(on channel: any Channel, linger: Duration) async throws {
-    let amount = TimeAmount.nanoseconds(Int64(linger.components.seconds) * 1_000_000_000 + linger.components.attoseconds / 1_000_000_000)
+    let amount = TimeAmount(linger)
     try await channel.eventLoop.submit {
         try channel.pipeline.syncOperations.addHandler(LingeringClose(linger: amount), position: .first)
     }.get()
@@ -249,22 +249,23 @@ private final class AcceptObserver: ChannelInboundHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let child = unwrapInboundIn(data)
         let refusal = connections.admit(child)
-        if refusal == nil {
-            let timeout = connections.limits.headerTimeout
-            child.eventLoop.execute {
-                do {
-                    try child.pipeline.syncOperations.addHandler(RequestHeadTimeout(timeout: timeout), position: .first)
-                } catch {
-                    child.close(promise: nil)
-                }
-            }
-        }
-        // Registered as usual, then closed at once when over a cap: the client sees
-        // its connection end rather than hang.
+        // Registered as usual (the bootstrap does that), then, on the child's own
+        // loop and so after its registration, closed at once when over a cap: the
+        // client sees its connection end rather than hang. Every connection gets
+        // the header timeout, so none can outstay it.
         context.fireChannelRead(data)
-        if let refusal {
-            connections.onRefused(refusal)
-            child.close(promise: nil)
+        let (connections, timeout) = (connections, connections.limits.headerTimeout)
+        child.eventLoop.execute {
+            if let refusal {
+                connections.onRefused(refusal)
+                child.close(promise: nil)
+                return
+            }
+            do {
+                try child.pipeline.syncOperations.addHandler(RequestHeadTimeout(timeout: timeout), position: .first)
+            } catch {
+                child.close(promise: nil)
+            }
         }
     }
 }

@@ -222,7 +222,7 @@ struct LocalDelivery: ConnectionDelivery {
         }
         let timer = registry.metrics.broadcast
         return registry.enqueue(ByteBuffer(string: frame), to: connections) {
-            timer.recordNanoseconds(Int64((ContinuousClock.now - arrival) / .nanoseconds(1)))
+            timer.recordSince(arrival)
         }
     }
 }

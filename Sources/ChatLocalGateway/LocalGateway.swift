@@ -37,7 +37,7 @@ public struct LocalGateway: Sendable {
         self.handlers = Handlers(environment)
         self.accepted = AcceptedConnections(limits: .init(
             maxConnections: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerAddress,
-            headerTimeout: .nanoseconds(Int64(configuration.headerTimeout / .nanoseconds(1))))
+            headerTimeout: TimeAmount(configuration.headerTimeout))
         ) { cap in metrics.throttle(kind: cap) }
         self.configuration = configuration
         self.logger = logger
@@ -65,7 +65,7 @@ public struct LocalGateway: Sendable {
         return Application(
             router: httpRouter(),
             server: .http1WebSocketUpgrade(configuration: .init(
-                http1: .init(idleTimeout: .nanoseconds(Int64(configuration.keepAliveTimeout / .nanoseconds(1)))), ws: webSocket)
+                http1: .init(idleTimeout: TimeAmount(configuration.keepAliveTimeout)), ws: webSocket)
             ) { head, channel, _ in
                 await gateway.shouldUpgrade(head, channel: channel)
             },
@@ -155,7 +155,7 @@ public struct LocalGateway: Sendable {
         }
         return .upgrade([:]) { inbound, _, _ in
             guard start.begin() else { return }
-            let lifetime = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(gateway.configuration.maxConnectionLifetime / .nanoseconds(1)))) {
+            let lifetime = channel.eventLoop.scheduleTask(in: TimeAmount(gateway.configuration.maxConnectionLifetime)) {
                 closeGoingAway(channel)
             }
             defer { lifetime.cancel() }
