@@ -60,8 +60,13 @@ class Server:
         started = time.monotonic()
         while time.monotonic() - started < 300:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
+                # /health answering, not just the port accepting: the gateway starts
+                # watching new connections once it runs (see the note in BENCHMARKS.md).
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as probe:
+                    probe.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    if probe.recv(12).startswith(b"HTTP/1.1 200"):
+                        return
+                time.sleep(0.1)
             except OSError:
                 if self.process.poll() is not None:
                     raise RuntimeError("chatroom serve exited")

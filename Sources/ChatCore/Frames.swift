@@ -34,6 +34,8 @@ public enum Frames {
     ///   reads forwards (`after` an id): its newest are.
     public static func messages(_ messages: [Message], roomID: RoomID, hasMore: Bool, keepNewest: Bool,
                                 maxBytes: Int = maxFrameBytes) -> String {
+        let whole = Self.messages(messages, roomID: roomID, hasMore: hasMore)
+        guard whole.utf8.count > maxBytes else { return whole }
         // Each message's encoding, the frame's own fields (with `true`), and a comma
         // between items: the page's exact size.
         var sizes = messages.map { Frames.message($0).utf8.count }

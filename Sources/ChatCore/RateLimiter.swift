@@ -74,7 +74,7 @@ public final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
                     return refilled.tokens < Double(limit.burst)
                 }
             }
-            return allowed ? nil : max(1, Int(((1 - bucket.tokens) / limit.perSecond).rounded(.up)))
+            return allowed ? nil : secondsUntilAToken(bucket)
         }
     }
 
@@ -84,12 +84,17 @@ public final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
         return buckets.withLock { buckets in
             guard var bucket = buckets[key] else { return nil }
             refill(&bucket, at: now)
-            return bucket.tokens >= 1 ? nil : max(1, Int(((1 - bucket.tokens) / limit.perSecond).rounded(.up)))
+            return bucket.tokens >= 1 ? nil : secondsUntilAToken(bucket)
         }
     }
 
     /// How many buckets are kept (for tests of the pruning).
     public var count: Int { buckets.withLock { $0.count } }
+
+    /// Whole seconds (at least one) until an empty bucket holds a token again.
+    private func secondsUntilAToken(_ bucket: Bucket) -> Int {
+        max(1, Int(((1 - bucket.tokens) / limit.perSecond).rounded(.up)))
+    }
 
     private func refill(_ bucket: inout Bucket, at now: Milliseconds) {
         let elapsed = Double(max(0, now - bucket.updatedAt)) / 1000
@@ -108,7 +113,4 @@ public final class TokenBucketLimiter: RateLimiter {
     }
 
     public func allow(_ key: RateKey) async -> Bool { buckets.take(key) == nil }
-
-    /// How many buckets are kept (for tests of the pruning).
-    public var bucketCount: Int { buckets.count }
 }

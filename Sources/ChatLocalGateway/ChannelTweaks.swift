@@ -37,37 +37,36 @@ private final class DiscardWrites: ChannelOutboundHandler, RemovableChannelHandl
     func flush(context: ChannelHandlerContext) {}
 }
 
-/// Closes a WebSocket that has received nothing for `timeout` (API Gateway's idle
-/// limit). It sits at the front of the pipeline, so any bytes from the client —
-/// data frames and pings alike — count as traffic.
-func installIdleTimeout(on channel: any Channel, timeout: Duration) async throws {
-    let amount = TimeAmount(timeout)
+/// Puts a WebSocket's guards at the front of its pipeline, in one trip to its
+/// event loop: `LingeringClose` first, then the idle timeout, which closes (1001)
+/// a connection that has received nothing for `idleTimeout` (API Gateway's idle
+/// limit). At the front, any bytes from the client, data frames and pings alike,
+/// count as traffic.
+func installConnectionGuards(on channel: any Channel, idleTimeout: Duration, linger: Duration) async throws {
+    let (idle, lingering) = (TimeAmount(idleTimeout), TimeAmount(linger))
     try await channel.eventLoop.submit {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(IdleCloser(), position: .first)
-        try pipeline.addHandler(IdleStateHandler(readTimeout: amount), position: .first)
+        try pipeline.addHandler(IdleStateHandler(readTimeout: idle), position: .first)
+        try pipeline.addHandler(LingeringClose(linger: lingering), position: .first)
     }.get()
 }
 
 private final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
-    typealias OutboundOut = ByteBuffer
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read else {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        let loopBound = context.loopBound
-        context.writeAndFlush(wrapOutboundOut(goingAwayFrame(context.channel.allocator))).whenComplete { _ in
-            loopBound.value.close(promise: nil)
-        }
+        closeGoingAway(context.channel)
     }
 }
 
 /// A close frame with code 1001 ("going away"), for writing below the frame
 /// encoder, hence as raw bytes: FIN + close opcode, length 2, status.
-func goingAwayFrame(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+private func goingAwayFrame(_ allocator: ByteBufferAllocator) -> ByteBuffer {
     var frame = allocator.buffer(capacity: 4)
     frame.writeBytes([0x88, 0x02, 0x03, 0xE9])
     return frame
@@ -84,14 +83,6 @@ func closeGoingAway(_ channel: any Channel) {
         context.writeAndFlush(NIOAny(goingAwayFrame(channel.allocator)), promise: nil)
         channel.close(promise: nil)
     }
-}
-
-/// Puts `LingeringClose` at the front of a WebSocket's pipeline.
-func installLingeringClose(on channel: any Channel, linger: Duration) async throws {
-    let amount = TimeAmount(linger)
-    try await channel.eventLoop.submit {
-        try channel.pipeline.syncOperations.addHandler(LingeringClose(linger: amount), position: .first)
-    }.get()
 }
 
 /// When the server ends a WebSocket on its own (1009, 1001, …) the client may still

@@ -139,8 +139,7 @@ public struct LocalGateway: Sendable {
         }
         // The idle clock starts now, not before a slow `$connect`.
         do {
-            try await installIdleTimeout(on: channel, timeout: configuration.idleTimeout)
-            try await installLingeringClose(on: channel, linger: configuration.lingerOnClose)
+            try await installConnectionGuards(on: channel, idleTimeout: configuration.idleTimeout, linger: configuration.lingerOnClose)
         } catch {
             await end(session)  // the channel is gone already
             return .dontUpgrade
@@ -165,7 +164,8 @@ public struct LocalGateway: Sendable {
                 try await channel.close()
                 return
             }
-            try await gateway.serve(session, inbound: inbound, channel: channel)
+            // Every line logged for this connection names it; set once, not per frame.
+            try await LogContext.connection(session.id) { try await gateway.serve(session, inbound: inbound, channel: channel) }
         }
     }
 
@@ -199,10 +199,8 @@ public struct LocalGateway: Sendable {
 
     /// Routes one client message as API Gateway does, by its `action` field.
     func handle(_ message: WebSocketMessage, from session: Session) async {
-        await LogContext.connection(session.id) {
-            guard handlers.environment.metrics.isRecording else { return await route(message, from: session) }
-            await FrameArrival.$instant.withValue(.now) { await route(message, from: session) }
-        }
+        guard handlers.environment.metrics.isRecording else { return await route(message, from: session) }
+        await FrameArrival.$instant.withValue(.now) { await route(message, from: session) }
     }
 
     private func route(_ message: WebSocketMessage, from session: Session) async {

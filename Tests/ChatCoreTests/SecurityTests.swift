@@ -129,3 +129,25 @@ import _CryptoExtras
         return writer.text
     }
 }
+
+@Suite struct TokenBucketTests {
+    /// An empty bucket says how long until its next token; a full one is forgotten
+    /// once there are too many, since a new bucket would be the same.
+    @Test func emptyBucketsSayWhenAndRefilledOnesArePruned() {
+        let clock = ManualClock()
+        let buckets = TokenBuckets<String>(RateLimit(burst: 2, perSecond: 0.5), clock: clock, pruneAbove: 3)
+        #expect(buckets.take("a") == nil)
+        #expect(buckets.take("a") == nil)
+        #expect(buckets.take("a") == 2)  // one token takes 2 s at 0.5/s
+        #expect(buckets.check("a") == 2)
+        clock.advance(seconds: 2)
+        #expect(buckets.check("a") == nil)
+        #expect(buckets.take("a") == nil)
+        for key in ["b", "c"] { buckets.take(key) }
+        #expect(buckets.count == 3)
+        clock.advance(seconds: 10)  // every bucket is full again
+        buckets.take("d")  // a fourth: the refilled ones go, "d" (just used) stays
+        #expect(buckets.count == 1)
+        #expect(buckets.check("never seen") == nil)
+    }
+}
