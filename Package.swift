@@ -200,8 +200,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients"], exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"], swiftSettings: strict),
+        .testTarget(
+            name: "LambdaRuntimeTests",
+            dependencies: ["LambdaRuntime", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         // What several test targets share: moto's server, started on demand.
-        .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py"], swiftSettings: strict),
+        .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

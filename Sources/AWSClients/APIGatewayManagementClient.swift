@@ -6,32 +6,43 @@ import NIOHTTP1
 
 /// The API Gateway management API of one WebSocket stage: post to a connection,
 /// or close it (`/{stage}/@connections/{id}`, service `execute-api`).
+///
+/// `@connections` shares the account's API rate with every other call in the
+/// Region, so 429s are an everyday answer under load: they, 5xx and lost answers
+/// are retried with `retry`'s jittered backoff, never past the task's `CallDeadline`.
 public struct APIGatewayManagementClient: Sendable {
-    /// What a post did.
+    /// What a post did, after any retries.
     public enum Outcome: Sendable, Hashable {
         case delivered
         /// 410: the connection no longer exists.
         case gone
+        /// 413: the payload is over API Gateway's 128 KB frame limit.
+        case tooLarge
         case failed(status: Int, message: String)
     }
 
     /// The stage's base URL, e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`.
     public let endpoint: AWSEndpoint
     public let signer: SigV4Signer
+    public let retry: RetryPolicy
     let http: HTTPClient
 
-    public init(endpoint: AWSEndpoint, credentials: AWSCredentials, region: String, http: HTTPClient = .shared) {
+    public init(endpoint: AWSEndpoint, credentials: AWSCredentials, region: String, retry: RetryPolicy = RetryPolicy(),
+                http: HTTPClient = .shared) {
         self.endpoint = endpoint
         self.signer = SigV4Signer(credentials: credentials, region: region, service: "execute-api")
+        self.retry = retry
         self.http = http
     }
 
+    /// Posts one frame, retrying throttling, 5xx and lost answers.
     public func post(_ data: [UInt8], to connectionID: String) async -> Outcome {
-        await send(.POST, connectionID: connectionID, body: data)
+        await sendRetrying(.POST, connectionID: connectionID, body: data)
     }
 
+    /// Closes a connection.
     public func delete(_ connectionID: String) async -> Outcome {
-        await send(.DELETE, connectionID: connectionID, body: [])
+        await sendRetrying(.DELETE, connectionID: connectionID, body: [])
     }
 
     /// The path of a connection, its id percent-encoded (ids end in `=`).
@@ -39,7 +50,20 @@ public struct APIGatewayManagementClient: Sendable {
         "\(endpoint.basePath)/@connections/\(SigV4Signer.uriEncode(connectionID, keepSlash: false))"
     }
 
+    private func sendRetrying(_ method: HTTPMethod, connectionID: String, body: [UInt8]) async -> Outcome {
+        var attempt = 0
+        while true {
+            let outcome = await send(method, connectionID: connectionID, body: body)
+            guard case .failed(let status, _) = outcome, status == 0 || status == 429 || status >= 500 else { return outcome }
+            guard (try? await retry.pause(afterAttempt: attempt)) == true else { return outcome }
+            attempt += 1
+        }
+    }
+
     private func send(_ method: HTTPMethod, connectionID: String, body: [UInt8]) async -> Outcome {
+        guard let timeout = CallDeadline.timeout(preferring: .seconds(10)) else {
+            return .failed(status: 0, message: "no time left before the invocation's deadline")
+        }
         let path = path(of: connectionID)
         var headers: [(name: String, value: String)] = [("Host", endpoint.hostHeader)]
         if method == .POST { headers.append(("Content-Type", "application/json")) }
@@ -49,15 +73,26 @@ public struct APIGatewayManagementClient: Sendable {
         for (name, value) in headers + signature.headersToAdd { request.headers.add(name: name, value: value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
-            let response = try await http.execute(request, timeout: .seconds(10))
+            let response = try await http.execute(request, timeout: timeout)
             let answer = try await response.body.collect(upTo: 64 * 1024)
             switch response.status.code {
             case 200..<300: return .delivered
             case 410: return .gone
+            case 413: return .tooLarge
             default: return .failed(status: Int(response.status.code), message: String(buffer: answer))
             }
         } catch {
             return .failed(status: 0, message: "\(error)")
         }
+    }
+}
+
+extension HTTPClient {
+    /// A client for fan-out to `@connections`: enough connections per host that a
+    /// room's broadcast runs in parallel rather than in rounds of the default 8.
+    public static func forFanOut(connectionsPerHost: Int) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }

@@ -24,9 +24,9 @@ public struct DynamoDBStore: ChatStore {
     public func put(_ item: Item, condition: PutCondition) async throws {
         do {
             _ = try await client.call("PutItem", putRequest(item, condition: condition))
-        } catch let error as DynamoDBError where error.type == "ConditionalCheckFailedException" {
+        } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {
             throw StoreError.conditionFailed
-        } catch let error as DynamoDBError {
+        } catch let error as AWSError {
             throw StoreError.unavailable(error.description)
         }
     }
@@ -65,13 +65,16 @@ public struct DynamoDBStore: ChatStore {
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
         let items: [AWSJSON] = puts.map { ["Put": putRequest($0.item, condition: $0.condition)] }
         do {
-            _ = try await client.call("TransactWriteItems", ["TransactItems": .array(items)])
-        } catch let error as DynamoDBError where error.type == "TransactionCanceledException" {
+            // One token for every attempt of this write: DynamoDB applies a retried
+            // transaction once, instead of failing its conditions against itself
+            // (a retried message would be taken for its own duplicate).
+            _ = try await client.call("TransactWriteItems", ["TransactItems": .array(items), "ClientRequestToken": .string(UUID().uuidString)])
+        } catch let error as AWSError where error.type == "TransactionCanceledException" {
             if let index = error.cancellationReasons.firstIndex(of: "ConditionalCheckFailed") {
                 throw StoreError.transactionCanceled(index: index)
             }
             throw StoreError.unavailable(error.description)
-        } catch let error as DynamoDBError {
+        } catch let error as AWSError {
             throw StoreError.unavailable(error.description)
         }
     }
@@ -109,7 +112,7 @@ public struct DynamoDBStore: ChatStore {
         do {
             _ = try await client.call("DescribeTable", ["TableName": .string(table)])
             return
-        } catch let error as DynamoDBError where error.type == "ResourceNotFoundException" {}
+        } catch let error as AWSError where error.type == "ResourceNotFoundException" {}
         logger.info("creating DynamoDB table", metadata: ["table": "\(table)"])
         do {
             _ = try await client.call("CreateTable", [
@@ -118,7 +121,7 @@ public struct DynamoDBStore: ChatStore {
                 "AttributeDefinitions": [["AttributeName": "PK", "AttributeType": "S"], ["AttributeName": "SK", "AttributeType": "S"]],
                 "KeySchema": [["AttributeName": "PK", "KeyType": "HASH"], ["AttributeName": "SK", "KeyType": "RANGE"]],
             ])
-        } catch let error as DynamoDBError where error.type == "ResourceInUseException" {}
+        } catch let error as AWSError where error.type == "ResourceInUseException" {}
         for _ in 0..<120 {
             let status = try await client.call("DescribeTable", ["TableName": .string(table)])["Table"]?["TableStatus"]?.string
             if status == "ACTIVE" { break }
@@ -135,7 +138,7 @@ public struct DynamoDBStore: ChatStore {
     private func call(_ operation: String, _ payload: AWSJSON) async throws -> AWSJSON {
         do {
             return try await client.call(operation, payload)
-        } catch let error as DynamoDBError {
+        } catch let error as AWSError {
             throw StoreError.unavailable(error.description)
         }
     }

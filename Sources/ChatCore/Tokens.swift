@@ -43,6 +43,14 @@ public struct TokenService: Sendable {
         self.lifetimeSeconds = lifetimeSeconds
     }
 
+    /// A service keyed with random bytes nobody knows: it accepts no token, and
+    /// tokens it issues are accepted nowhere. For fronts that must not hold the
+    /// secret (the Lambda functions behind the authorizer).
+    public static func withoutSecret(clock: any ChatClock) async throws(ChatError) -> TokenService {
+        var generator = SystemRandomNumberGenerator()
+        return try await TokenService(secret: (0..<minimumSecretBytes).map { _ in UInt8.random(in: 0...255, using: &generator) }, clock: clock)
+    }
+
     /// A token for `member` in `roomID`, valid from now for the configured lifetime.
     public func issue(for member: Member, roomID: RoomID) async throws -> (token: String, claims: TokenClaims) {
         let now = clock.nowSeconds()

@@ -7,7 +7,7 @@ import NIOHTTP1
 /// What Lambda tells a function about one invocation.
 public struct InvocationContext: Sendable {
     public var requestID: String
-    /// Epoch milliseconds by which the function must answer.
+    /// Epoch milliseconds by which the function must answer (`Lambda-Runtime-Deadline-Ms`).
     public var deadline: Int64
     public var invokedFunctionARN: String
     /// `Lambda-Runtime-Trace-Id`, for X-Ray (`_X_AMZN_TRACE_ID`).
@@ -27,6 +27,12 @@ public struct FunctionError: Error, Sendable {
     }
 }
 
+/// The Runtime API itself failed: no event could be fetched or no answer posted.
+public struct RuntimeAPIError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// The Lambda Runtime API loop for a custom runtime (`provided.al2023`):
 /// fetch the next event, hand it to the handler, post its answer or its error,
 /// forever. One invocation at a time, as Lambda runs them.
@@ -44,7 +50,8 @@ public struct LambdaRuntime: Sendable {
 
     var base: String { "http://\(runtimeAPI)/2018-06-01/runtime" }
 
-    /// Reports a failure to start (`/init/error`); Lambda then fails the invocation.
+    /// Reports a failure to start (`/init/error`): only before the first
+    /// invocation, as the Runtime API accepts it; Lambda then fails the invocation.
     public func reportInitError(_ error: FunctionError) async {
         do {
             _ = try await post("\(base)/init/error", body: Self.errorBody(error), errorType: error.type)
@@ -53,14 +60,19 @@ public struct LambdaRuntime: Sendable {
         }
     }
 
-    /// Serves invocations until the task is cancelled.
+    /// Serves invocations until the task is cancelled. A handler's error is that
+    /// invocation's (`/invocation/{id}/error`) and the loop goes on; only a failing
+    /// Runtime API ends it, with a thrown error (the process should then exit:
+    /// Lambda starts a new one).
     public func run(_ handler: @Sendable (InvocationContext, [UInt8]) async throws -> [UInt8]) async throws {
         while !Task.isCancelled {
             let (context, event) = try await next()
+            // X-Ray's SDKs read the trace of the current invocation from here.
+            if let traceID = context.traceID { setenv("_X_AMZN_TRACE_ID", traceID, 1) } else { unsetenv("_X_AMZN_TRACE_ID") }
             do {
                 let answer = try await handler(context, event)
                 _ = try await post("\(base)/invocation/\(context.requestID)/response", body: answer, errorType: nil)
-            } catch {
+            } catch let error where !(error is RuntimeAPIError) {
                 let failure = error as? FunctionError ?? FunctionError(type: String(describing: type(of: error)), message: "\(error)")
                 context.logger.error("invocation failed", metadata: ["type": "\(failure.type)", "message": "\(failure.message)"])
                 _ = try await post("\(base)/invocation/\(context.requestID)/error", body: Self.errorBody(failure), errorType: failure.type)
@@ -72,10 +84,16 @@ public struct LambdaRuntime: Sendable {
     func next() async throws -> (InvocationContext, [UInt8]) {
         var request = HTTPClientRequest(url: "\(base)/invocation/next")
         request.method = .GET
-        let response = try await http.execute(request, deadline: .distantFuture)
-        let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await http.execute(request, deadline: .distantFuture)
+            body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        } catch {
+            throw RuntimeAPIError(message: "next: \(error)")
+        }
         guard response.status == .ok, let requestID = response.headers.first(name: "Lambda-Runtime-Aws-Request-Id") else {
-            throw FunctionError(type: "Runtime.InvalidNext", message: "next answered \(response.status.code)")
+            throw RuntimeAPIError(message: "next answered \(response.status.code)")
         }
         var logger = self.logger
         logger[metadataKey: "requestID"] = "\(requestID)"
@@ -94,8 +112,13 @@ public struct LambdaRuntime: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         if let errorType { request.headers.add(name: "Lambda-Runtime-Function-Error-Type", value: errorType) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await http.execute(request, timeout: .seconds(30))
-        _ = try await response.body.collect(upTo: 1024 * 1024)
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1024 * 1024)
+        } catch {
+            throw RuntimeAPIError(message: "post \(url): \(error)")
+        }
         if response.status.code >= 300 {
             logger.warning("the Runtime API refused a post", metadata: ["url": "\(url)", "status": "\(response.status.code)"])
         }

@@ -22,14 +22,22 @@ enum Bootstrap {
             exit(1)
         }
         let runtime = LambdaRuntime(runtimeAPI: runtimeAPI, logger: logger)
+        // Start-up failures go to /init/error; after that, a failed invocation is
+        // reported as that invocation's error by the loop, and only a broken
+        // Runtime API ends the process.
+        let function: LambdaFunction
         do {
-            let function = try await LambdaFunction(environment: environment, logger: logger)
-            try await runtime.run { context, event in try await function.handle(event, context: context) }
-        } catch let error as FunctionError {
-            await runtime.reportInitError(error)
-            exit(1)
+            function = try await LambdaFunction(environment: environment, logger: logger)
         } catch {
-            await runtime.reportInitError(FunctionError(type: "Runtime.Unknown", message: "\(error)"))
+            let failure = error as? FunctionError ?? FunctionError(type: "Runtime.Unknown", message: "\(error)")
+            logger.critical("the function could not start", metadata: ["type": "\(failure.type)", "message": "\(failure.message)"])
+            await runtime.reportInitError(failure)
+            exit(1)
+        }
+        do {
+            try await runtime.run { context, event in try await function.handle(event, context: context) }
+        } catch {
+            logger.critical("the Runtime API failed", metadata: ["error": "\(error)"])
             exit(1)
         }
     }

@@ -1,4 +1,5 @@
 import AWSClients
+import AsyncHTTPClient
 import ChatAWS
 import ChatCore
 import ChatHandlers
@@ -16,12 +17,21 @@ struct LambdaFunction: Sendable {
     let metrics: EmbeddedMetricFormat
     let credentials: AWSCredentials
     let region: String
-    let endpointOverride: String?
-    let connectionsEndpoint: String?
+    /// `AWS_ENDPOINT_URL` (emulators): `@connections` is reached through it too.
+    let endpointOverride: AWSEndpoint?
+    /// `CONNECTIONS_ENDPOINT`, when set.
+    let connectionsEndpoint: AWSEndpoint?
+    /// The pool `@connections` posts share, sized for `maxConcurrentPosts`.
+    let fanOut: HTTPClient
+    static let maxConcurrentPosts = 64
+    /// Kept free at the end of an invocation for answering after the last call.
+    static let deadlineMargin: Duration = .milliseconds(500)
 
     /// Reads the configuration from the function's environment:
-    /// `_HANDLER`, `TABLE_NAME`, `JWT_SECRET`, the standard AWS variables, and the
-    /// optional `TOKEN_LIFETIME_SECONDS`, `MESSAGE_RETENTION_DAYS`, `MAX_MESSAGE_LENGTH`,
+    /// `_HANDLER`, `TABLE_NAME`, the standard AWS variables, the token secret
+    /// (`JWT_SECRET_ARN`, a Secrets Manager secret read once here, or `JWT_SECRET`;
+    /// needed by login and the authorizer only), and the optional
+    /// `TOKEN_LIFETIME_SECONDS`, `MESSAGE_RETENTION_DAYS`, `MAX_MESSAGE_LENGTH`,
     /// `CONNECTIONS_ENDPOINT` (the stage's management URL; by default built from each
     /// event's domain and stage), `AWS_ENDPOINT_URL` (emulators).
     init(environment variables: [String: String], logger: Logger) async throws {
@@ -45,13 +55,29 @@ struct LambdaFunction: Sendable {
         guard let dynamoEndpoint = DynamoDBClient.endpoint(region: region, environment: variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "the DynamoDB endpoint is not a URL")
         }
+        func endpoint(_ variable: String) throws -> AWSEndpoint? {
+            guard let value = variables[variable], !value.isEmpty else { return nil }
+            guard let endpoint = AWSEndpoint(value) else {
+                throw FunctionError(type: "Runtime.Configuration", message: "\(variable) is not an http(s) URL")
+            }
+            return endpoint
+        }
+        self.endpointOverride = try endpoint("AWS_ENDPOINT_URL")
+        self.connectionsEndpoint = try endpoint("CONNECTIONS_ENDPOINT")
         let clock = SystemClock()
         let store = DynamoDBStore(client: DynamoDBClient(endpoint: dynamoEndpoint, credentials: credentials, region: region, logger: logger),
                                   table: table, clock: clock)
+        let lifetime = variables["TOKEN_LIFETIME_SECONDS"].flatMap { Int64($0) } ?? 3600
         let tokens: TokenService
         do {
-            tokens = try await TokenService(secret: Array(try required("JWT_SECRET").utf8),
-                                            lifetimeSeconds: variables["TOKEN_LIFETIME_SECONDS"].flatMap { Int64($0) } ?? 3600, clock: clock)
+            if let secret = try await Self.tokenSecret(variables, credentials: credentials, region: region, logger: logger) {
+                tokens = try await TokenService(secret: Array(secret.utf8), lifetimeSeconds: lifetime, clock: clock)
+            } else if name == .login || name == .authorizer {
+                throw FunctionError(type: "Runtime.Configuration", message: "\(name.rawValue) needs JWT_SECRET_ARN (or JWT_SECRET)")
+            } else {
+                // The other routes trust the authorizer's context and never see a token.
+                tokens = try await TokenService.withoutSecret(clock: clock)
+            }
         } catch let error as ChatError {
             throw FunctionError(type: "Runtime.Configuration", message: error.message)
         }
@@ -62,8 +88,7 @@ struct LambdaFunction: Sendable {
         self.name = name
         self.credentials = credentials
         self.region = region
-        self.endpointOverride = variables["AWS_ENDPOINT_URL"]
-        self.connectionsEndpoint = variables["CONNECTIONS_ENDPOINT"]
+        self.fanOut = HTTPClient.forFanOut(connectionsPerHost: Self.maxConcurrentPosts)
         let passwords = PasswordHasher.forServer(environment: variables, logger: logger)
         // Rate limits on AWS are API Gateway's own (stage and route throttling): a
         // Lambda container sees only some of a connection's frames.
@@ -73,12 +98,33 @@ struct LambdaFunction: Sendable {
             rateLimiter: UnlimitedRate(), clock: clock, config: config, logger: logger, metrics: ChatMetrics(factory: metrics))
     }
 
+    /// The token secret: from Secrets Manager (`JWT_SECRET_ARN`), else `JWT_SECRET`, else none.
+    static func tokenSecret(_ variables: [String: String], credentials: AWSCredentials, region: String, logger: Logger) async throws -> String? {
+        guard let arn = variables["JWT_SECRET_ARN"], !arn.isEmpty else { return variables["JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 } }
+        guard let endpoint = SecretsManagerClient.endpoint(region: region, environment: variables) else {
+            throw FunctionError(type: "Runtime.Configuration", message: "the Secrets Manager endpoint is not a URL")
+        }
+        do {
+            return try await SecretsManagerClient(endpoint: endpoint, credentials: credentials, region: region, logger: logger).secretString(id: arn)
+        } catch let error as AWSError {
+            // The error names the secret and the cause, never the value.
+            throw FunctionError(type: "Runtime.Configuration", message: "could not read JWT_SECRET_ARN: \(error)")
+        }
+    }
+
     func handle(_ event: [UInt8], context: InvocationContext) async throws -> [UInt8] {
         defer {
             // Standard output is the function's log; CloudWatch picks metrics out of it.
             for line in metrics.flush() { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         }
-        return try await LogContext.request(context.requestID) { try await route(event) }
+        // Retries (DynamoDB, @connections) stop in time for the answer to be posted.
+        let deadline = context.deadline > 0
+            ? CallDeadline.instant(epochMilliseconds: context.deadline, margin: Self.deadlineMargin,
+                                   nowEpochMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            : nil
+        return try await CallDeadline.$current.withValue(deadline) {
+            try await LogContext.request(context.requestID) { try await route(event) }
+        }
     }
 
     private func route(_ event: [UInt8]) async throws -> [UInt8] {
@@ -98,7 +144,7 @@ struct LambdaFunction: Sendable {
             }
         default:
             let webSocketEvent = try decoder.decode(WebSocketEvent.self, from: Data(event))
-            let handlers = handlers(webSocketEvent.requestContext)
+            let handlers = try handlers(webSocketEvent.requestContext)
             let response: WebSocketResponse
             switch name {
             case .connect: response = await handlers.connect(webSocketEvent)
@@ -112,29 +158,35 @@ struct LambdaFunction: Sendable {
         }
     }
 
-    /// The handlers, with delivery aimed at the stage the event came through.
-    private func handlers(_ context: WebSocketEvent.RequestContext?) -> Handlers {
-        guard let context, let endpoint = managementEndpoint(for: context) else { return Handlers(environment) }
+    /// The handlers; for WebSocket routes, with delivery aimed at the stage the
+    /// event came through. An event that names no usable stage is an error, not a
+    /// delivery that drops every frame while the route answers 200.
+    private func handlers(_ context: WebSocketEvent.RequestContext?) throws -> Handlers {
+        guard let context else { return Handlers(environment) }
+        guard let endpoint = managementEndpoint(for: context) else {
+            throw FunctionError(type: "Runtime.BadEvent", message: "no @connections endpoint for domain \(context.domainName) and stage \(context.stage)")
+        }
         var environment = self.environment
         environment.delivery = ManagementAPIDelivery(
-            client: APIGatewayManagementClient(endpoint: endpoint, credentials: credentials, region: region),
-            logger: environment.logger)
+            client: APIGatewayManagementClient(endpoint: endpoint, credentials: credentials, region: region, http: fanOut),
+            maxConcurrentPosts: Self.maxConcurrentPosts, logger: environment.logger)
         return Handlers(environment)
     }
 
     /// `CONNECTIONS_ENDPOINT` when set; behind an emulator (`AWS_ENDPOINT_URL`),
     /// its execute-api path; else `https://{domainName}/{stage}` from the event.
     func managementEndpoint(for context: WebSocketEvent.RequestContext) -> AWSEndpoint? {
-        if let connectionsEndpoint { return AWSEndpoint(connectionsEndpoint) }
+        if let connectionsEndpoint { return connectionsEndpoint }
         if let endpointOverride {
-            let base = endpointOverride.hasSuffix("/") ? String(endpointOverride.dropLast()) : endpointOverride
-            return AWSEndpoint("\(base)/_aws/execute-api/\(context.apiId)/\(context.stage)")
+            var endpoint = endpointOverride
+            endpoint.basePath += "/_aws/execute-api/\(context.apiId)/\(context.stage)"
+            return endpoint
         }
         return AWSEndpoint("https://\(context.domainName)/\(context.stage)")
     }
 }
 
-/// Delivery before an event has said where its stage is; HTTP routes never deliver.
+/// Delivery for the HTTP routes, which never deliver.
 struct UnconfiguredDelivery: ConnectionDelivery {
     func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> { [] }
 }

@@ -20,7 +20,7 @@ import Testing
         do {
             _ = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
             Issue.record("four 500s must throw")
-        } catch let error as DynamoDBError {
+        } catch let error as AWSError {
             #expect(error.type == "InternalServerError")
             #expect(error.status == 500)
         }
@@ -35,7 +35,7 @@ import Testing
         do {
             _ = try await server.client(retry: Self.fast).call("PutItem", ["TableName": "t"])
             Issue.record("a 400 must throw")
-        } catch let error as DynamoDBError {
+        } catch let error as AWSError {
             #expect(error.type == "ValidationException")
             #expect(error.status == 400)
             #expect(!error.isRetryable)

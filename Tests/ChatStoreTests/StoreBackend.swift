@@ -56,15 +56,3 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         return store
     }
 }
-
-/// A directory under the system's temporary folder, removed when released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("chatroom-test-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}

@@ -1,6 +1,7 @@
 import ChatCore
 import ChatSQLiteStore
 import Foundation
+import TestSupport
 import Testing
 
 /// The store contract, written once and run against every backend: whatever

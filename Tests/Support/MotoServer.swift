@@ -7,34 +7,19 @@ public actor MotoServer {
     /// The test run's one server. Tests share it; each uses tables of its own.
     public static let shared = MotoServer()
 
-    private var started: (process: Process, input: Pipe, endpoint: String)?
+    private var started: (helper: PythonHelper, endpoint: String)?
 
     /// `http://127.0.0.1:PORT`, starting the server on first use.
     public func endpoint() async throws -> String {
         if let started { return started.endpoint }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("moto_server.py").path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let line = await onOwnThread {
-            var text = ""
-            while !text.contains("\n") {
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                text += String(decoding: data, as: UTF8.self)
-            }
-            return text
+        let helper: PythonHelper
+        do {
+            helper = try await PythonHelper(script: "moto_server.py")
+        } catch {
+            throw MotoError.didNotStart("moto_server.py did not start (\(error)); is moto[server] installed?")
         }
-        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw MotoError.didNotStart("moto_server.py printed \(line.debugDescription); is moto[server] installed?")
-        }
-        let endpoint = "http://127.0.0.1:\(port)"
-        started = (process, input, endpoint)
-        return endpoint
+        started = (helper, helper.endpoint)
+        return helper.endpoint
     }
 }
 

@@ -175,15 +175,3 @@ extension Trait where Self == TimeLimitTrait {
     /// not a speed requirement; no wait inside a test has a deadline of its own.
     static var hangGuard: Self { .timeLimit(.minutes(10)) }
 }
-
-/// A directory under the system's temporary folder, removed when released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("chatroom-e2e-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}

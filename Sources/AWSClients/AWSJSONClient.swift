@@ -1,0 +1,119 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// An error an AWS JSON API answered with (by its `__type`), or a call that got
+/// no answer (`status` 0: the connection failed or timed out).
+public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The short type name, e.g. `ConditionalCheckFailedException`.
+    public var type: String
+    public var message: String
+    public var status: Int
+    /// For DynamoDB's `TransactionCanceledException`: one code per item (`None`, `ConditionalCheckFailed`, …).
+    public var cancellationReasons: [String]
+
+    public init(type: String, message: String, status: Int, cancellationReasons: [String] = []) {
+        self.type = type
+        self.message = message
+        self.status = status
+        self.cancellationReasons = cancellationReasons
+    }
+
+    public var description: String { "\(type) (\(status)): \(message)" }
+
+    /// Throttling, server-side failures and lost answers: worth another try.
+    public var isRetryable: Bool {
+        status == 0 || status >= 500 || [
+            "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+            "InternalServerError", "ServiceUnavailable", "LimitExceededException", "TooManyRequestsException",
+        ].contains(type)
+    }
+
+    /// The type given to calls that found no time left before `CallDeadline`.
+    public static let deadlineExceeded = "DeadlineExceeded"
+}
+
+/// A client of one AWS service speaking the JSON protocol (DynamoDB, Secrets
+/// Manager): each call is a signed POST of a JSON body with
+/// `X-Amz-Target: {targetPrefix}.{Operation}`, retried by `retry`.
+public struct AWSJSONClient: Sendable {
+    public let endpoint: AWSEndpoint
+    public let signer: SigV4Signer
+    public let retry: RetryPolicy
+    /// `DynamoDB_20120810`, `secretsmanager`, …
+    public let targetPrefix: String
+    /// `application/x-amz-json-1.0` or `-1.1`.
+    public let contentType: String
+    let http: HTTPClient
+    let logger: Logger
+
+    public init(endpoint: AWSEndpoint, signer: SigV4Signer, targetPrefix: String, contentType: String,
+                retry: RetryPolicy = RetryPolicy(), http: HTTPClient = .shared, logger: Logger) {
+        self.endpoint = endpoint
+        self.signer = signer
+        self.targetPrefix = targetPrefix
+        self.contentType = contentType
+        self.retry = retry
+        self.http = http
+        self.logger = logger
+    }
+
+    /// Calls one operation and returns its JSON answer; throws `AWSError` for an
+    /// error answer, after retries where retrying makes sense. The same bytes are
+    /// sent on every attempt, so an idempotency token in the payload holds across them.
+    public func call(_ operation: String, _ payload: AWSJSON) async throws -> AWSJSON {
+        let body = payload.encoded()
+        var attempt = 0
+        while true {
+            do {
+                return try await send(operation, body: body)
+            } catch let error as AWSError where error.isRetryable {
+                guard try await retry.pause(afterAttempt: attempt) else { throw error }
+                logger.debug("retrying AWS call", metadata: ["operation": "\(operation)", "error": "\(error.type)", "attempt": "\(attempt)"])
+                attempt += 1
+            }
+        }
+    }
+
+    private func send(_ operation: String, body: [UInt8]) async throws -> AWSJSON {
+        guard let timeout = CallDeadline.timeout(preferring: .seconds(30)) else {
+            throw AWSError(type: AWSError.deadlineExceeded, message: "\(operation): no time left before the invocation's deadline", status: 0)
+        }
+        let headers: [(name: String, value: String)] = [
+            ("Host", endpoint.hostHeader),
+            ("Content-Type", contentType),
+            ("X-Amz-Target", "\(targetPrefix).\(operation)"),
+        ]
+        let path = endpoint.basePath.isEmpty ? "/" : endpoint.basePath + "/"
+        let signature = signer.sign(.init(method: "POST", path: path, headers: headers, body: body), at: Date())
+        var request = HTTPClientRequest(url: endpoint.url(path: "/"))
+        request.method = .POST
+        for (name, value) in headers + signature.headersToAdd { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let status: Int
+        let bytes: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            status = Int(response.status.code)
+            bytes = try await response.body.collect(upTo: 32 * 1024 * 1024)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // No answer (reset, refused, timed out): the request may or may not have
+            // been applied; retried like a 5xx, as AWS's own SDKs do.
+            throw AWSError(type: "TransportError", message: "\(error)", status: 0)
+        }
+        let json = AWSJSON.decode(bytes.readableBytesView)
+        guard (200..<300).contains(status) else {
+            let rawType = json?["__type"]?.string ?? "HTTP\(status)"
+            let type = rawType.split(separator: "#").last.map(String.init) ?? rawType
+            let message = json?["message"]?.string ?? json?["Message"]?.string ?? ""
+            let reasons = json?["CancellationReasons"]?.array?.map { $0["Code"]?.string ?? "None" } ?? []
+            throw AWSError(type: type, message: message, status: status, cancellationReasons: reasons)
+        }
+        guard let json else { throw AWSError(type: "InvalidResponse", message: "the answer is not JSON", status: status) }
+        return json
+    }
+}

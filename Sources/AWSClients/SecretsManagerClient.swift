@@ -1,0 +1,31 @@
+import AsyncHTTPClient
+import Logging
+
+/// Secrets Manager's `GetSecretValue`, the one call the chat needs: functions
+/// read their secret once at start instead of carrying it in plain environment variables.
+public struct SecretsManagerClient: Sendable {
+    public let service: AWSJSONClient
+
+    public init(endpoint: AWSEndpoint, credentials: AWSCredentials, region: String, retry: RetryPolicy = RetryPolicy(),
+                http: HTTPClient = .shared, logger: Logger = Logger(label: "secretsmanager")) {
+        self.service = AWSJSONClient(
+            endpoint: endpoint, signer: SigV4Signer(credentials: credentials, region: region, service: "secretsmanager"),
+            targetPrefix: "secretsmanager", contentType: "application/x-amz-json-1.1", retry: retry, http: http, logger: logger)
+    }
+
+    /// The endpoint from the standard environment: `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+    /// then `AWS_ENDPOINT_URL`, else the region's public endpoint.
+    public static func endpoint(region: String, environment: [String: String]) -> AWSEndpoint? {
+        let configured = environment["AWS_ENDPOINT_URL_SECRETS_MANAGER"] ?? environment["AWS_ENDPOINT_URL"]
+        return AWSEndpoint(configured ?? "https://secretsmanager.\(region).amazonaws.com")
+    }
+
+    /// The secret's current `SecretString`, by name or ARN.
+    public func secretString(id: String) async throws -> String {
+        let answer = try await service.call("GetSecretValue", ["SecretId": .string(id)])
+        guard let secret = answer["SecretString"]?.string else {
+            throw AWSError(type: "InvalidResponse", message: "the secret \(id) has no SecretString", status: 200)
+        }
+        return secret
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// A Python helper script beside this file (a stand-in server), run as a child
+/// process that prints its port on its first line and serves until its standard
+/// input closes: when `stop()` is called, or when the test process ends.
+public final class PythonHelper: Sendable {
+    public let port: Int
+    private let process: Process
+    private let input: Pipe
+
+    public init(script: String, arguments: [String] = []) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(script).path] + arguments
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let line = await onOwnThread {
+            var text = ""
+            while !text.contains("\n") {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
+        }
+        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            try? input.fileHandleForWriting.close()
+            throw HelperDidNotStart(message: "\(script) printed \(line.debugDescription) instead of its port")
+        }
+        self.port = port
+        self.process = process
+        self.input = input
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    public func stop() async {
+        try? input.fileHandleForWriting.close()
+        let process = self.process
+        await onOwnThread { process.waitUntilExit() }
+    }
+}
+
+/// A helper script that printed no port (not installed, or it failed at start).
+public struct HelperDidNotStart: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
