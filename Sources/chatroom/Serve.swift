@@ -184,6 +184,9 @@ struct Serve: AsyncParsableCommand {
                 [logger] port in logger.info("metrics listening", metadata: ["url": "http://\(metricsHost):\(port)/metrics"])
             })
         }
+        if let lease = backend.lease {
+            services.append(LeaseKeeper(lease: lease, logger: logger))
+        }
         if let sqlite = backend.store as? SQLiteStore {
             // DynamoDB deletes expired items itself.
             services.insert(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) }, at: 0)
@@ -225,14 +228,15 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension Serve {
-    /// The store `--store` asks for, and how to close it.
-    func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger,
-                   metrics: ChatMetrics) async throws -> (store: any ChatStore, close: @Sendable () async throws -> Void) {
+    /// The store `--store` asks for, how to close it, and on DynamoDB the
+    /// table's one-gateway lease, already taken.
+    func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger, metrics: ChatMetrics) async throws
+        -> (store: any ChatStore, lease: TableLease?, close: @Sendable () async throws -> Void) {
         switch store {
         case .sqlite:
             let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger, durability: sync,
                                                     commitTimer: metrics.isRecording ? metrics.storeCommit : nil)
-            return (sqlite, { try await sqlite.close() })
+            return (sqlite, nil, { try await sqlite.close() })
         case .dynamodb:
             let environment = ProcessInfo.processInfo.environment
             guard let credentials = AWSCredentials.fromEnvironment(environment) else {
@@ -242,11 +246,48 @@ extension Serve {
             guard let endpoint = DynamoDBClient.endpoint(region: region, environment: environment, override: dynamodbEndpoint) else {
                 throw ValidationError("--dynamodb-endpoint is not an http(s) URL")
             }
-            let dynamo = DynamoDBStore(client: DynamoDBClient(endpoint: endpoint, credentials: credentials, region: region, logger: logger),
-                                       table: table, clock: clock)
+            let client = DynamoDBClient(endpoint: endpoint, credentials: credentials, region: region, logger: logger)
+            let dynamo = DynamoDBStore(client: client, table: table, clock: clock)
             try await dynamo.createTableIfMissing(logger: logger)
+            let lease = TableLease(client: client, table: table)
+            do {
+                try await lease.acquire()
+            } catch let held as TableLease.Held {
+                throw ValidationError(held.description)
+            }
             logger.info("using DynamoDB", metadata: ["table": "\(table)", "endpoint": "\(endpoint)"])
-            return (dynamo, {})
+            return (dynamo, lease, { try await lease.release() })
+        }
+    }
+}
+
+/// Renews the table's lease (a third of its duration apart) until graceful
+/// shutdown. A lease that cannot be kept ends the process: another gateway may
+/// be taking the table over, and two must never serve it at once.
+struct LeaseKeeper: Service {
+    let lease: TableLease
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await keep() }
+        } catch is CancellationError {}
+    }
+
+    private func keep() async throws {
+        var lastRenewal = ContinuousClock.now
+        while true {
+            try await Task.sleep(for: lease.duration / 3)
+            do {
+                try await lease.acquire()
+                lastRenewal = .now
+            } catch let held as TableLease.Held {
+                logger.critical("lost the table's lease; stopping", metadata: ["reason": "\(held)"])
+                throw held
+            } catch where ContinuousClock.now - lastRenewal < lease.duration * 2 / 3 {
+                // The store answered nothing this time; the lease still runs, try again.
+                logger.warning("could not renew the table's lease", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

@@ -72,4 +72,38 @@ extension RestartTests {
         #expect(try await ChatAPI(baseURL: server.baseURL, timeout: nil).register(email: "dina@example.com", username: "x", password: "password1").status == 409)
         await again.close()
     }
+
+    /// Two `chatroom serve --store dynamodb` on one table: the second is refused
+    /// with a clear error and the first keeps its members; once the first has
+    /// stopped, another may start at once.
+    @Test func aSecondServeOnTheSameTableIsRefused() async throws {
+        let table = "lease-\(UUID().uuidString)"
+        let arguments = ["--store", "dynamodb", "--table", table, "--dynamodb-endpoint", try await MotoServer.shared.endpoint()]
+        let environment = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"]
+        let firstDirectory = try TemporaryDirectory(), secondDirectory = try TemporaryDirectory()
+        let first = try await ServeProcess.start(dataDirectory: firstDirectory.path, arguments: arguments, environment: environment)
+        let api = ChatAPI(baseURL: first.baseURL, timeout: nil)
+        #expect(try await api.register(email: "lena@example.com", username: "lena", password: "password1").status == 201)
+        let client = try await TestClient.connect(url: "\(first.webSocketURL)?token=\(try await api.token(email: "lena@example.com", password: "password1"))")
+
+        do {
+            let second = try await ServeProcess.start(dataDirectory: secondDirectory.path, arguments: arguments, environment: environment)
+            second.stop(SIGTERM)
+            Issue.record("a second serve started on a table in use")
+        } catch ChatClientError.refused(_, let log) {
+            #expect(log.contains("is in use by another chatroom serve"), "\(log)")
+        }
+
+        // The first one's member is still there and still hears the room.
+        let members = try await client.request(["action": "listMembers"], expecting: "members")
+        #expect(members["members"]?.array?.compactMap { $0["email"]?.string } == ["lena@example.com"])
+        try await client.say("still here")
+        #expect(try await client.next("message")["message"]?.string == "still here")
+        await client.close()
+
+        // A graceful stop gives the lease back.
+        first.stop(SIGTERM)
+        let third = try await ServeProcess.start(dataDirectory: secondDirectory.path, arguments: arguments, environment: environment)
+        third.stop(SIGTERM)
+    }
 }
