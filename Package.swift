@@ -199,7 +199,7 @@ let package = Package(
             dependencies: ["ChatObservability", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients"], exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"], swiftSettings: strict),
+        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "ChatAWS", "ChatCore"], exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"], swiftSettings: strict),
         .testTarget(
             name: "LambdaRuntimeTests",
             dependencies: ["LambdaRuntime", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -13,6 +13,14 @@ public struct InvocationContext: Sendable {
     /// `Lambda-Runtime-Trace-Id`, for X-Ray (`_X_AMZN_TRACE_ID`).
     public var traceID: String?
     public var logger: Logger
+
+    public init(requestID: String, deadline: Int64, invokedFunctionARN: String, traceID: String? = nil, logger: Logger) {
+        self.requestID = requestID
+        self.deadline = deadline
+        self.invokedFunctionARN = invokedFunctionARN
+        self.traceID = traceID
+        self.logger = logger
+    }
 }
 
 /// The error a function reports for an invocation: `errorType` and

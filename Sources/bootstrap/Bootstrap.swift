@@ -27,7 +27,8 @@ enum Bootstrap {
         // Runtime API ends the process.
         let function: LambdaFunction
         do {
-            function = try await LambdaFunction(environment: environment, logger: logger)
+            let fanOut = HTTPClient.forFanOut(connectionsPerHost: LambdaFunction.maxConcurrentPosts)
+            function = try await LambdaFunction(environment: environment, fanOut: fanOut, logger: logger)
         } catch {
             let failure = error as? FunctionError ?? FunctionError(type: "Runtime.Unknown", message: "\(error)")
             logger.critical("the function could not start", metadata: ["type": "\(failure.type)", "message": "\(failure.message)"])

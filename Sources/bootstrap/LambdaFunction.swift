@@ -21,7 +21,8 @@ struct LambdaFunction: Sendable {
     let endpointOverride: AWSEndpoint?
     /// `CONNECTIONS_ENDPOINT`, when set.
     let connectionsEndpoint: AWSEndpoint?
-    /// The pool `@connections` posts share, sized for `maxConcurrentPosts`.
+    /// The pool `@connections` posts share, sized for `maxConcurrentPosts`
+    /// (`HTTPClient.forFanOut`); it lives as long as the process.
     let fanOut: HTTPClient
     static let maxConcurrentPosts = 64
     /// Kept free at the end of an invocation for answering after the last call.
@@ -34,7 +35,7 @@ struct LambdaFunction: Sendable {
     /// `TOKEN_LIFETIME_SECONDS`, `MESSAGE_RETENTION_DAYS`, `MAX_MESSAGE_LENGTH`,
     /// `CONNECTIONS_ENDPOINT` (the stage's management URL; by default built from each
     /// event's domain and stage), `AWS_ENDPOINT_URL` (emulators).
-    init(environment variables: [String: String], logger: Logger) async throws {
+    init(environment variables: [String: String], fanOut: HTTPClient = .shared, logger: Logger) async throws {
         func required(_ name: String) throws -> String {
             guard let value = variables[name], !value.isEmpty else {
                 throw FunctionError(type: "Runtime.Configuration", message: "\(name) is not set")
@@ -88,7 +89,7 @@ struct LambdaFunction: Sendable {
         self.name = name
         self.credentials = credentials
         self.region = region
-        self.fanOut = HTTPClient.forFanOut(connectionsPerHost: Self.maxConcurrentPosts)
+        self.fanOut = fanOut
         let passwords = PasswordHasher.forServer(environment: variables, logger: logger)
         // Rate limits on AWS are API Gateway's own (stage and route throttling): a
         // Lambda container sees only some of a connection's frames.

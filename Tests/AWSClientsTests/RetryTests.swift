@@ -1,4 +1,6 @@
 import AWSClients
+import ChatAWS
+import ChatCore
 import Foundation
 import Testing
 
@@ -12,6 +14,31 @@ import Testing
         let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
         #expect(answer["Attempts"]?.int == 4)
         #expect(answer["SignedWith"]?.string == "AWS4-HMAC-SHA256")
+    }
+
+    @Test func aRetriedTransactionResendsItsIdempotencyToken() async throws {
+        // DynamoDB applies a retried TransactWriteItems once only if every attempt
+        // carries the same ClientRequestToken: the store puts one in, the client
+        // resends the same bytes.
+        let server = try FlakyServer(statuses: [500, 503])
+        defer { server.stop() }
+        let store = DynamoDBStore(client: server.client(retry: Self.fast), table: "t", clock: SystemClock())
+        try await store.transactWrite([(Item(pk: "ROOM#lobby", sk: "MESSAGE#1"), .absent)])
+        let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
+        #expect(answer["Attempts"]?.int == 4, "three attempts of the transaction, then this call")
+        #expect(answer["DistinctBodies"]?.int == 2, "the transaction's three attempts sent one body")
+    }
+
+    @Test func aRequestPastTheDeadlineIsNotStarted() async throws {
+        let server = try FlakyServer(statuses: [])
+        defer { server.stop() }
+        await #expect(throws: AWSError.self) {
+            try await CallDeadline.$current.withValue(.now - .seconds(1)) {
+                try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
+            }
+        }
+        let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
+        #expect(answer["Attempts"]?.int == 1, "the call past its deadline sent nothing")
     }
 
     @Test func givingUpAfterTheLastAttemptThrowsTheTypedError() async throws {

@@ -2,7 +2,9 @@
 
 Prints its port, then answers POSTs by script: the path of the first request sets
 nothing; each request takes the next status from STATUSES (after the last one,
-200). Every answer carries the count of requests so far in `Attempts`.
+200). Every answer carries the count of requests so far in `Attempts`, and a
+success the number of different request bodies seen in `DistinctBodies` (a
+retry must resend the same bytes, idempotency tokens included).
 Serves until its standard input closes.
 """
 import json
@@ -12,19 +14,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATUSES = [int(code) for code in sys.argv[1].split(",") if code] if len(sys.argv) > 1 else []
 count = 0
+bodies = set()
 lock = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         global count
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        payload = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         with lock:
+            bodies.add(payload)
             count += 1
             status = STATUSES[count - 1] if count <= len(STATUSES) else 200
             attempts = count
         if status == 200:
-            body = {"Attempts": attempts, "SignedWith": self.headers.get("Authorization", "")[:16]}
+            body = {"Attempts": attempts, "SignedWith": self.headers.get("Authorization", "")[:16], "DistinctBodies": len(bodies)}
         elif status == 400:
             body = {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException", "message": "bad", "Attempts": attempts}
         elif status == 429:
