@@ -31,11 +31,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // The wire: the one JSON value type and writer, stored items and their
+        // DynamoDB JSON codec. A leaf: the stores, the AWS clients and the domain share it.
+        .target(name: "ChatWire", swiftSettings: strict),
         // The domain: members, rooms, connections, messages, the single-table keys, the
         // store and delivery seams, passwords and tokens. No server framework in here.
         .target(
             name: "ChatCore",
             dependencies: [
+                "ChatWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -114,6 +118,7 @@ let package = Package(
         .target(
             name: "AWSClients",
             dependencies: [
+                "ChatWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ChatWire
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -63,7 +64,7 @@ public struct AWSJSONClient: Sendable {
     /// Calls one operation and returns its JSON answer; throws `AWSError` for an
     /// error answer, after retries where retrying makes sense. The same bytes are
     /// sent on every attempt, so an idempotency token in the payload holds across them.
-    public func call(_ operation: String, _ payload: AWSJSON) async throws -> AWSJSON {
+    public func call(_ operation: String, _ payload: JSONValue) async throws -> JSONValue {
         let body = payload.encoded()
         var attempt = 0
         while true {
@@ -77,7 +78,7 @@ public struct AWSJSONClient: Sendable {
         }
     }
 
-    private func send(_ operation: String, body: [UInt8]) async throws -> AWSJSON {
+    private func send(_ operation: String, body: [UInt8]) async throws -> JSONValue {
         guard let timeout = CallDeadline.timeout(preferring: .seconds(30)) else {
             throw AWSError(type: AWSError.deadlineExceeded, message: "\(operation): no time left before the invocation's deadline", status: 0)
         }
@@ -105,7 +106,7 @@ public struct AWSJSONClient: Sendable {
             // been applied; retried like a 5xx, as AWS's own SDKs do.
             throw AWSError(type: "TransportError", message: "\(error)", status: 0)
         }
-        let json = AWSJSON.decode(bytes.readableBytesView)
+        let json = JSONValue.parse(bytes.readableBytesView)
         guard (200..<300).contains(status) else {
             let rawType = json?["__type"]?.string ?? "HTTP\(status)"
             let type = rawType.split(separator: "#").last.map(String.init) ?? rawType

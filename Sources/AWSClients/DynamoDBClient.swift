@@ -1,3 +1,4 @@
+import ChatWire
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -26,7 +27,7 @@ public struct DynamoDBClient: Sendable {
 
     /// Calls one operation and returns its JSON answer; throws `AWSError` for
     /// an error answer (after retries, where retrying makes sense).
-    public func call(_ operation: String, _ payload: AWSJSON) async throws -> AWSJSON {
+    public func call(_ operation: String, _ payload: JSONValue) async throws -> JSONValue {
         try await service.call(operation, payload)
     }
 }

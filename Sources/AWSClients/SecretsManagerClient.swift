@@ -1,3 +1,4 @@
+import ChatWire
 import AsyncHTTPClient
 import Logging
 

@@ -1,3 +1,4 @@
+import ChatWire
 import AWSClients
 import ChatCore
 import Foundation
@@ -19,7 +20,7 @@ public struct DynamoDBStore: ChatStore {
     }
 
     // `TTL` is a reserved word in expressions; the keys get names for symmetry.
-    private static let names: AWSJSON = ["#pk": "PK", "#sk": "SK", "#ttl": "TTL"]
+    private static let names: JSONValue = ["#pk": "PK", "#sk": "SK", "#ttl": "TTL"]
 
     public func put(_ item: Item, condition: PutCondition) async throws {
         do {
@@ -32,19 +33,19 @@ public struct DynamoDBStore: ChatStore {
     }
 
     public func get(_ key: ItemKey) async throws -> Item? {
-        let answer = try await call("GetItem", ["TableName": .string(table), "Key": Self.key(key), "ConsistentRead": true])
-        guard let attributes = answer["Item"]?.object, let item = Self.item(attributes) else { return nil }
+        let answer = try await call("GetItem", ["TableName": .string(table), "Key": ItemCodec.encode(key), "ConsistentRead": true])
+        guard let attributes = answer["Item"]?.object, let item = ItemCodec.item(attributes) else { return nil }
         return item.isLive(atSecond: clock.nowSeconds()) ? item : nil
     }
 
     public func delete(_ key: ItemKey) async throws -> Item? {
-        let answer = try await call("DeleteItem", ["TableName": .string(table), "Key": Self.key(key), "ReturnValues": "ALL_OLD"])
-        return answer["Attributes"]?.object.flatMap(Self.item)
+        let answer = try await call("DeleteItem", ["TableName": .string(table), "Key": ItemCodec.encode(key), "ReturnValues": "ALL_OLD"])
+        return answer["Attributes"]?.object.flatMap(ItemCodec.item)
     }
 
     public func query(pk: String, skPrefix: String, order: ChatCore.SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage {
         precondition(limit > 0, "a query's limit must be positive")
-        var request: [String: AWSJSON] = [
+        var request: [String: JSONValue] = [
             "TableName": .string(table),
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "FilterExpression": "attribute_not_exists(#ttl) OR #ttl > :now",
@@ -53,17 +54,17 @@ public struct DynamoDBStore: ChatStore {
                 ":pk": ["S": .string(pk)], ":prefix": ["S": .string(skPrefix)], ":now": ["N": .string(String(clock.nowSeconds()))],
             ],
             "ScanIndexForward": .bool(order == .ascending),
-            "Limit": .int(Int64(limit)),
+            "Limit": .integer(Int64(limit)),
             "ConsistentRead": true,
         ]
-        if let exclusiveStart { request["ExclusiveStartKey"] = Self.key(ItemKey(pk: pk, sk: exclusiveStart)) }
+        if let exclusiveStart { request["ExclusiveStartKey"] = ItemCodec.encode(ItemKey(pk: pk, sk: exclusiveStart)) }
         let answer = try await call("Query", .object(request))
-        let items = (answer["Items"]?.array ?? []).compactMap { $0.object.flatMap(Self.item) }
+        let items = (answer["Items"]?.array ?? []).compactMap { $0.object.flatMap(ItemCodec.item) }
         return QueryPage(items: items, lastEvaluatedSK: answer["LastEvaluatedKey"]?["SK"]?["S"]?.string)
     }
 
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
-        let items: [AWSJSON] = puts.map { ["Put": putRequest($0.item, condition: $0.condition)] }
+        let items: [JSONValue] = puts.map { ["Put": putRequest($0.item, condition: $0.condition)] }
         do {
             // One token for every attempt of this write: DynamoDB applies a retried
             // transaction once, instead of failing its conditions against itself
@@ -81,9 +82,9 @@ public struct DynamoDBStore: ChatStore {
 
     public func deleteAll(skPrefix: String) async throws -> Int {
         var deleted = 0
-        var start: AWSJSON?
+        var start: JSONValue?
         repeat {
-            var request: [String: AWSJSON] = [
+            var request: [String: JSONValue] = [
                 "TableName": .string(table),
                 "FilterExpression": "begins_with(#sk, :prefix)",
                 "ProjectionExpression": "#pk, #sk",
@@ -135,7 +136,7 @@ public struct DynamoDBStore: ChatStore {
 
     // MARK: Mapping
 
-    private func call(_ operation: String, _ payload: AWSJSON) async throws -> AWSJSON {
+    private func call(_ operation: String, _ payload: JSONValue) async throws -> JSONValue {
         do {
             return try await client.call(operation, payload)
         } catch let error as AWSError {
@@ -143,8 +144,8 @@ public struct DynamoDBStore: ChatStore {
         }
     }
 
-    private func putRequest(_ item: Item, condition: PutCondition) -> AWSJSON {
-        var request: [String: AWSJSON] = ["TableName": .string(table), "Item": Self.attributes(of: item)]
+    private func putRequest(_ item: Item, condition: PutCondition) -> JSONValue {
+        var request: [String: JSONValue] = ["TableName": .string(table), "Item": ItemCodec.encode(item)]
         if condition == .absent {
             // Absent, or present but expired: what the SQLite store's upsert does.
             request["ConditionExpression"] = "attribute_not_exists(#pk) OR #ttl <= :now"
@@ -152,34 +153,5 @@ public struct DynamoDBStore: ChatStore {
             request["ExpressionAttributeValues"] = [":now": ["N": .string(String(clock.nowSeconds()))]]
         }
         return .object(request)
-    }
-
-    static func key(_ key: ItemKey) -> AWSJSON {
-        ["PK": ["S": .string(key.pk)], "SK": ["S": .string(key.sk)]]
-    }
-
-    static func attributes(of item: Item) -> AWSJSON {
-        var attributes: [String: AWSJSON] = ["PK": ["S": .string(item.pk)], "SK": ["S": .string(item.sk)]]
-        for (name, value) in item.attributes {
-            switch value {
-            case .string(let text): attributes[name] = ["S": .string(text)]
-            case .number(let number): attributes[name] = ["N": .string(String(number))]
-            }
-        }
-        if let ttl = item.ttl { attributes["TTL"] = ["N": .string(String(ttl))] }
-        return .object(attributes)
-    }
-
-    static func item(_ attributes: [String: AWSJSON]) -> Item? {
-        guard let pk = attributes["PK"]?["S"]?.string, let sk = attributes["SK"]?["S"]?.string else { return nil }
-        var item = Item(pk: pk, sk: sk)
-        for (name, value) in attributes where name != "PK" && name != "SK" {
-            if let text = value["S"]?.string {
-                item.attributes[name] = .string(text)
-            } else if let digits = value["N"]?.string, let number = Int64(digits) {
-                if name == "TTL" { item.ttl = number } else { item.attributes[name] = .number(number) }
-            }
-        }
-        return item
     }
 }

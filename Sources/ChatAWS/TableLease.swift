@@ -1,3 +1,4 @@
+import ChatWire
 import AWSClients
 import Foundation
 
@@ -29,7 +30,7 @@ public struct TableLease: Sendable {
     public let holder: String
     public let duration: Duration
 
-    static let key: AWSJSON = ["PK": ["S": "LEASE#gateway"], "SK": ["S": "LEASE"]]
+    static let key: JSONValue = ["PK": ["S": "LEASE#gateway"], "SK": ["S": "LEASE"]]
 
     public init(client: DynamoDBClient, table: String, duration: Duration = .seconds(30)) {
         self.client = client

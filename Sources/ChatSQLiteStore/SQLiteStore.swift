@@ -211,7 +211,7 @@ public final class SQLiteStore: ChatStore {
     /// only replaces an existing row when the condition allows it.
     private static func put(_ item: Item, condition: PutCondition, now: Int64, on db: SQLiteConnection) async throws {
         let binds: [SQLiteData] = [
-            .text(item.pk), .text(item.sk), .text(AttributeJSON.encode(item.attributes)),
+            .text(item.pk), .text(item.sk), .text(ItemCodec.text(item.attributes)),
             item.ttl.map { .integer(Int($0)) } ?? .null, .integer(Int(now)),
         ]
         switch condition {
@@ -231,7 +231,7 @@ public final class SQLiteStore: ChatStore {
     private static func item(_ row: SQLiteRow) throws -> Item {
         guard case .text(let pk)? = row.column("pk"), case .text(let sk)? = row.column("sk"),
               case .text(let attrs)? = row.column("attrs"),
-              let object = JSONValue.parse(attrs)?.objectValue, let attributes = AttributeJSON.decode(object)
+              let object = JSONValue.parse(attrs)?.objectValue, let attributes = ItemCodec.attributes(object)
         else { throw StoreError.unavailable("a stored row is not an item") }
         var ttl: Int64?
         if case .integer(let value)? = row.column("ttl") { ttl = Int64(value) }
