@@ -48,15 +48,6 @@ public struct Handlers: Sendable {
     var repository: ChatRepository { environment.repository }
     var logger: Logger { environment.logger }
     var metrics: ChatMetrics { environment.metrics }
-
-    /// The handler names (`_HANDLER` on Lambda) and the routes they serve.
-    public enum Name: String, Sendable, CaseIterable {
-        case register, login, authorizer, connect, disconnect, sendMessage, getMessages, listMembers
-        case `default` = "default"
-    }
-
-    /// The WebSocket routes that a frame's `action` selects.
-    public static let actionRoutes: Set<String> = ["sendMessage", "getMessages", "listMembers"]
 }
 
 /// The authorizer refused: on Lambda this error's message, "Unauthorized", is

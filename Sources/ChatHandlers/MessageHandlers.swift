@@ -6,8 +6,8 @@ import Logging
 extension Handlers {
     /// `sendMessage`: store first, then deliver to everyone in the room, the sender
     /// included. A resent `client_msg_id` stores nothing and answers only the sender.
-    public func sendMessage(_ event: WebSocketEvent) async -> WebSocketResponse {
-        await onFrame(event) { frame, caller in
+    public func sendMessage(_ event: WebSocketEvent, frame parsed: Result<ParsedFrame, ChatError>? = nil) async -> WebSocketResponse {
+        await onFrame(event, parsed) { frame, caller in
             let text = try Validation.messageText(try frame.fields.requiredString("message"),
                                                   maxLength: environment.config.maxMessageLength)
             let clientMessageID = try frame.fields.string("client_msg_id").map(Validation.clientMessageID)
@@ -25,8 +25,8 @@ extension Handlers {
     }
 
     /// `getMessages`: a page of history, oldest first, to the caller only.
-    public func getMessages(_ event: WebSocketEvent) async -> WebSocketResponse {
-        await onFrame(event) { frame, caller in
+    public func getMessages(_ event: WebSocketEvent, frame parsed: Result<ParsedFrame, ChatError>? = nil) async -> WebSocketResponse {
+        await onFrame(event, parsed) { frame, caller in
             let config = environment.config
             let limit = try frame.fields.integer("limit") ?? Int64(config.defaultHistoryLimit)
             guard (1...Int64(config.maxHistoryLimit)).contains(limit) else {
@@ -51,8 +51,8 @@ extension Handlers {
     }
 
     /// `listMembers`: one entry per member with an open connection, in the order they connected.
-    public func listMembers(_ event: WebSocketEvent) async -> WebSocketResponse {
-        await onFrame(event) { _, caller in
+    public func listMembers(_ event: WebSocketEvent, frame parsed: Result<ParsedFrame, ChatError>? = nil) async -> WebSocketResponse {
+        await onFrame(event, parsed) { _, caller in
             let connections = try await repository.connections(in: caller.roomID).sorted { $0.connectedAt < $1.connectedAt }
             var seen: Set<String> = []
             let members = connections.map(\.member).filter { seen.insert($0.email).inserted }
@@ -63,16 +63,12 @@ extension Handlers {
     /// `$default`: any frame no route took. A known action is served by its
     /// handler (a front that routes everything here still works); anything else
     /// gets the error frame that fits.
-    public func defaultRoute(_ event: WebSocketEvent) async -> WebSocketResponse {
-        if case .known(let action)? = try? ParsedFrame(event).action {
-            switch action {
-            case "sendMessage": return await sendMessage(event)
-            case "getMessages": return await getMessages(event)
-            case "listMembers": return await listMembers(event)
-            default: break
-            }
+    public func defaultRoute(_ event: WebSocketEvent, frame parsed: Result<ParsedFrame, ChatError>? = nil) async -> WebSocketResponse {
+        let parsed = parsed ?? ParsedFrame.parse(event)
+        if case .success(let frame) = parsed, case .known(let action)? = frame.action {
+            return await handle(Route(action: action), event, frame: parsed)
         }
-        return await onFrame(event) { frame, _ in
+        return await onFrame(event, parsed) { frame, _ in
             throw ChatError(.unknownAction, "action: unknown action")
         }
     }
@@ -88,7 +84,8 @@ extension Handlers {
     /// The steps every frame takes, in the contract's order: rate limit, then the
     /// frame's shape, then the route's own work. A refusal becomes an error frame
     /// to the caller alone; the connection stays open.
-    private func onFrame(_ event: WebSocketEvent, _ work: (ParsedFrame, Caller) async throws -> Void) async -> WebSocketResponse {
+    private func onFrame(_ event: WebSocketEvent, _ parsed: Result<ParsedFrame, ChatError>?,
+                         _ work: (ParsedFrame, Caller) async throws -> Void) async -> WebSocketResponse {
         let connectionID = event.requestContext.connectionId
         guard let (member, roomID) = event.authorizedConnection else { return WebSocketResponse(statusCode: 401) }
         let route = event.requestContext.routeKey
@@ -99,8 +96,8 @@ extension Handlers {
             return .ok
         }
         do {
-            let frame = try ParsedFrame(event)
-            if case .unknown? = frame.action, route == "$default" {
+            let frame = try (parsed ?? ParsedFrame.parse(event)).get()
+            if case .unknown? = frame.action, route == Route.default.routeKey {
                 throw ChatError(.unknownAction, "action: unknown action")
             }
             try await work(frame, Caller(connectionID: connectionID, member: member, roomID: roomID))
@@ -134,26 +131,40 @@ extension Handlers {
     }
 }
 
-/// A client frame checked for the shape every frame must have (§2a "Frame errors").
-struct ParsedFrame {
-    enum Action {
+/// A client frame checked for the shape every frame must have (§2a "Frame
+/// errors"), parsed once: by the front that routes it, or by its handler.
+public struct ParsedFrame: Sendable {
+    /// The frame's `action`: one a route serves, or another string.
+    public enum Action: Sendable {
         case known(String)
         case unknown(String)
     }
 
-    var fields: JSONFields
-    var action: Action?
+    public var fields: JSONFields
+    public var action: Action?
 
-    init(_ event: WebSocketEvent) throws(ChatError) {
-        guard !event.isBase64Encoded, let body = event.body else {
-            throw ChatError(.invalidJSON, "frame: binary frames are not accepted; send JSON text")
-        }
-        guard let value = JSONValue.parse(body) else { throw ChatError(.invalidJSON, "frame: not valid JSON") }
-        guard let members = value.objectValue else { throw ChatError(.invalidRequest, "frame: must be a JSON object") }
+    /// The route the frame's action selects (`$default` for any other).
+    public var route: Route {
+        if case .known(let action)? = action { Route(action: action) } else { .default }
+    }
+
+    /// A text frame's body, checked; the error frame's cause when it is not a
+    /// JSON object with a string `action`.
+    public static func parse<Bytes: Collection<UInt8>>(_ body: Bytes) -> Result<ParsedFrame, ChatError> {
+        guard let value = JSONValue.parse(body) else { return .failure(ChatError(.invalidJSON, "frame: not valid JSON")) }
+        guard let members = value.objectValue else { return .failure(ChatError(.invalidRequest, "frame: must be a JSON object")) }
         guard case .string(let action)? = members["action"] else {
-            throw ChatError(.invalidRequest, "action: required, and must be a string")
+            return .failure(ChatError(.invalidRequest, "action: required, and must be a string"))
         }
-        self.fields = JSONFields(members)
-        self.action = Handlers.actionRoutes.contains(action) ? .known(action) : .unknown(action)
+        let known = Route.actionRoutes.contains { $0.rawValue == action }
+        return .success(ParsedFrame(fields: JSONFields(members), action: known ? .known(action) : .unknown(action)))
+    }
+
+    /// An event's body, checked; binary frames are refused.
+    public static func parse(_ event: WebSocketEvent) -> Result<ParsedFrame, ChatError> {
+        guard !event.isBase64Encoded, let body = event.body else {
+            return .failure(ChatError(.invalidJSON, "frame: binary frames are not accepted; send JSON text"))
+        }
+        return parse(Array(body.utf8))
     }
 }

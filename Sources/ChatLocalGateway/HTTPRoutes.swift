@@ -26,10 +26,9 @@ extension LocalGateway {
     /// The HTTP routes, each turned into an HTTP API (payload 2.0) event.
     func httpRouter() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        let allowed: [String: HTTPRequest.Method] = [
-            "/auth/v1/register": .post, "/auth/v1/reister": .post, "/auth/v1/login": .post,
-            "/health": .get, "/ws": .get,
-        ]
+        let httpRoutes = Route.allCases.filter { $0.kind == .http }
+        var allowed: [String: HTTPRequest.Method] = ["/health": .get, "/ws": .get]
+        for route in httpRoutes { for path in route.httpPaths { allowed[path] = .post } }
         // Per-request counts and durations, into the process's metrics system.
         if handlers.environment.metrics.isRecording { router.add(middleware: MetricsMiddleware()) }
         router.add(middleware: SecurityHeaders())
@@ -41,13 +40,13 @@ extension LocalGateway {
         }
 
         let handlers = self.handlers
-        for path in ["/auth/v1/register", "/auth/v1/reister"] {
-            router.post(RouterPath(path)) { request, context in
-                try await self.invoke(handlers.register, request, context, route: "POST \(path)")
+        for route in httpRoutes {
+            let handler = route == .register ? handlers.register : handlers.login
+            for path in route.httpPaths {
+                router.post(RouterPath(path)) { request, context in
+                    try await self.invoke(handler, request, context, route: "POST \(path)")
+                }
             }
-        }
-        router.post("/auth/v1/login") { request, context in
-            try await self.invoke(handlers.login, request, context, route: "POST /auth/v1/login")
         }
         router.get("/health") { _, _ in
             do {

@@ -103,7 +103,7 @@ public struct LocalGateway: Sendable {
         let now = handlers.environment.clock.now()
         let headers = Self.headerDictionary(head.headerFields)
         let query = Self.queryDictionary(uri)
-        let context = requestContext(route: "$connect", eventType: "CONNECT", connectionID: connectionID,
+        let context = requestContext(route: Route.connect.routeKey, eventType: "CONNECT", connectionID: connectionID,
                                      connectedAt: now, authorizer: nil)
         let authorizerEvent = AuthorizerEvent(
             methodArn: "arn:aws:execute-api:local:000000000000:local/\(configuration.stage)/$connect",
@@ -130,7 +130,7 @@ public struct LocalGateway: Sendable {
                                 body: ChatError(.rateLimited, "too many connections: close one of yours in this room first").httpBody)
             return .dontUpgrade
         }
-        let connected = await handlers.connect(event(session, route: "$connect", eventType: "CONNECT"))
+        let connected = await handlers.handle(.connect, event(session, route: Route.connect.routeKey, eventType: "CONNECT"))
         guard connected.statusCode == 200 else {
             registry.remove(session.id, for: session.member)
             await refuseUpgrade(on: channel, status: .internalServerError,
@@ -193,7 +193,7 @@ public struct LocalGateway: Sendable {
     func end(_ session: Session) async {
         registry.remove(session.id, for: session.member)
         _ = await LogContext.connection(session.id) {
-            await handlers.disconnect(event(session, route: "$disconnect", eventType: "DISCONNECT"))
+            await handlers.handle(.disconnect, event(session, route: Route.disconnect.routeKey, eventType: "DISCONNECT"))
         }
     }
 
@@ -206,27 +206,14 @@ public struct LocalGateway: Sendable {
     private func route(_ message: WebSocketMessage, from session: Session) async {
         switch message {
         case .text(let text):
-            let route = Self.route(of: text)
-            let event = event(session, route: route, eventType: "MESSAGE", body: text)
-            switch route {
-            case "sendMessage": _ = await handlers.sendMessage(event)
-            case "getMessages": _ = await handlers.getMessages(event)
-            case "listMembers": _ = await handlers.listMembers(event)
-            default: _ = await handlers.defaultRoute(event)
-            }
+            // API Gateway's `$request.body.action`, from the one parse the handler reuses.
+            let frame = ParsedFrame.parse(Array(text.utf8))
+            let route = (try? frame.get())?.route ?? .default
+            _ = await handlers.handle(route, event(session, route: route.routeKey, eventType: "MESSAGE", body: text), frame: frame)
         case .binary(let buffer):
             let body = Data(buffer.readableBytesView).base64EncodedString()
-            _ = await handlers.defaultRoute(event(session, route: "$default", eventType: "MESSAGE", body: body, isBase64Encoded: true))
+            _ = await handlers.handle(.default, event(session, route: Route.default.routeKey, eventType: "MESSAGE", body: body, isBase64Encoded: true))
         }
-    }
-
-    /// API Gateway's `$request.body.action`: the route named by a JSON object's
-    /// string `action`, else `$default`.
-    static func route(of text: String) -> String {
-        guard case .string(let action)? = JSONValue.parse(text)?.objectValue?["action"],
-              Handlers.actionRoutes.contains(action)
-        else { return "$default" }
-        return action
     }
 
     /// Who runs a session's end: the WebSocket handler once it has started, or

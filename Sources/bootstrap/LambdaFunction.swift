@@ -11,7 +11,7 @@ import Logging
 /// One configured function: the handlers wired to DynamoDB and `@connections`,
 /// and the route `_HANDLER` selects.
 struct LambdaFunction: Sendable {
-    let name: Handlers.Name
+    let name: Route
     let environment: HandlerEnvironment
     /// The function's metrics, printed as EMF lines after each invocation.
     let metrics: EmbeddedMetricFormat
@@ -43,8 +43,8 @@ struct LambdaFunction: Sendable {
             return value
         }
         let handlerName = try required("_HANDLER")
-        guard let name = Handlers.Name(rawValue: handlerName.split(separator: ".").last.map(String.init) ?? handlerName) else {
-            throw FunctionError(type: "Runtime.Configuration", message: "_HANDLER \(handlerName) names no handler; use one of \(Handlers.Name.allCases.map(\.rawValue))")
+        guard let name = Route(rawValue: handlerName.split(separator: ".").last.map(String.init) ?? handlerName) else {
+            throw FunctionError(type: "Runtime.Configuration", message: "_HANDLER \(handlerName) names no route; use one of \(Route.allCases.map(\.rawValue))")
         }
         guard let credentials = AWSCredentials.fromEnvironment(variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "no AWS credentials in the environment")
@@ -129,33 +129,11 @@ struct LambdaFunction: Sendable {
     }
 
     private func route(_ event: [UInt8]) async throws -> [UInt8] {
-        let decoder = JSONDecoder()
-        let encoder = JSONEncoder()
-        switch name {
-        case .register:
-            return try encoder.encode(await handlers(nil).register(try decoder.decode(HTTPRequestEvent.self, from: Data(event)))).bytes
-        case .login:
-            return try encoder.encode(await handlers(nil).login(try decoder.decode(HTTPRequestEvent.self, from: Data(event)))).bytes
-        case .authorizer:
-            do {
-                return try encoder.encode(try await handlers(nil).authorize(try decoder.decode(AuthorizerEvent.self, from: Data(event)))).bytes
-            } catch is Unauthorized {
-                // The message API Gateway turns into a 401.
-                throw FunctionError(type: "Unauthorized", message: "Unauthorized")
-            }
-        default:
-            let webSocketEvent = try decoder.decode(WebSocketEvent.self, from: Data(event))
-            let handlers = try handlers(webSocketEvent.requestContext)
-            let response: WebSocketResponse
-            switch name {
-            case .connect: response = await handlers.connect(webSocketEvent)
-            case .disconnect: response = await handlers.disconnect(webSocketEvent)
-            case .sendMessage: response = await handlers.sendMessage(webSocketEvent)
-            case .getMessages: response = await handlers.getMessages(webSocketEvent)
-            case .listMembers: response = await handlers.listMembers(webSocketEvent)
-            default: response = await handlers.defaultRoute(webSocketEvent)
-            }
-            return try encoder.encode(response).bytes
+        do {
+            return try await Handlers.invoke(name, event: event, handlers: handlers)
+        } catch is Unauthorized {
+            // The message API Gateway turns into a 401.
+            throw FunctionError(type: "Unauthorized", message: "Unauthorized")
         }
     }
 
@@ -190,8 +168,4 @@ struct LambdaFunction: Sendable {
 /// Delivery for the HTTP routes, which never deliver.
 struct UnconfiguredDelivery: ConnectionDelivery {
     func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> { [] }
-}
-
-extension Data {
-    var bytes: [UInt8] { Array(self) }
 }
