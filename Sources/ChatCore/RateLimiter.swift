@@ -6,7 +6,7 @@ public struct RateLimit: Sendable, Hashable {
     public var burst: Int
     public var perSecond: Double
 
-    public init(burst: Int = 100, perSecond: Double = 20) {
+    public init(burst: Int, perSecond: Double) {
         self.burst = burst
         self.perSecond = perSecond
     }

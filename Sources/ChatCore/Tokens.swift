@@ -31,7 +31,7 @@ public struct TokenService: Sendable {
     public let lifetimeSeconds: Int64
 
     /// Refuses a secret shorter than 32 bytes with a message that says so.
-    public init(secret: [UInt8], lifetimeSeconds: Int64 = 3600, clock: any ChatClock) async throws(ChatError) {
+    public init(secret: [UInt8], lifetimeSeconds: Int64 = ChatConfig().tokenLifetimeSeconds, clock: any ChatClock) async throws(ChatError) {
         guard secret.count >= Self.minimumSecretBytes else {
             throw ChatError(.invalidRequest, "JWT secret: must be at least \(Self.minimumSecretBytes) bytes (got \(secret.count))")
         }

@@ -68,11 +68,16 @@ struct LambdaFunction: Sendable {
         let clock = SystemClock()
         let store = DynamoDBStore(client: DynamoDBClient(endpoint: dynamoEndpoint, credentials: credentials, region: region, logger: logger),
                                   table: table, clock: clock)
-        let lifetime = variables["TOKEN_LIFETIME_SECONDS"].flatMap { Int64($0) } ?? 3600
+        let config: ChatConfig
+        do {
+            config = try ChatConfig(environment: variables)
+        } catch {
+            throw FunctionError(type: "Runtime.Configuration", message: error.message)
+        }
         let tokens: TokenService
         do {
             if let secret = try await Self.tokenSecret(variables, credentials: credentials, region: region, logger: logger) {
-                tokens = try await TokenService(secret: Array(secret.utf8), lifetimeSeconds: lifetime, clock: clock)
+                tokens = try await TokenService(secret: Array(secret.utf8), lifetimeSeconds: config.tokenLifetimeSeconds, clock: clock)
             } else if name == .login || name == .authorizer {
                 throw FunctionError(type: "Runtime.Configuration", message: "\(name.rawValue) needs JWT_SECRET_ARN (or JWT_SECRET)")
             } else {
@@ -82,9 +87,6 @@ struct LambdaFunction: Sendable {
         } catch let error as ChatError {
             throw FunctionError(type: "Runtime.Configuration", message: error.message)
         }
-        var config = ChatConfig()
-        if let days = variables["MESSAGE_RETENTION_DAYS"].flatMap({ Int64($0) }) { config.messageRetentionSeconds = days * 86_400 }
-        if let length = variables["MAX_MESSAGE_LENGTH"].flatMap({ Int($0) }) { config.maxMessageLength = length }
 
         self.name = name
         self.credentials = credentials

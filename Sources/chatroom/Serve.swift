@@ -19,11 +19,17 @@ import Glibc
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the chat room on this machine: HTTP + WebSocket on one port.")
 
+    // Every default comes from the settings types (ChatConfig, GatewayConfiguration,
+    // AuthGuard.Limits); the flags only name them.
+    private static let chat = ChatConfig()
+    private static let gateway = GatewayConfiguration()
+    private static let auth = AuthGuard.Limits()
+
     @Option(help: "Address to listen on.")
-    var host = "127.0.0.1"
+    var host = gateway.host
 
     @Option(help: "Port to listen on (0 picks a free one).")
-    var port = 8080
+    var port = gateway.port
 
     @Option(help: "Folder for the database and the generated JWT secret.")
     var dataDir = "chatroom-data"
@@ -41,46 +47,46 @@ struct Serve: AsyncParsableCommand {
     var dynamodbEndpoint: String?
 
     @Option(help: "Token lifetime in seconds.")
-    var tokenLifetime: Int64 = 3600
+    var tokenLifetime = chat.tokenLifetimeSeconds
 
     @Option(help: "How long messages are kept, in days.")
-    var messageRetentionDays: Int64 = 30
+    var messageRetentionDays = chat.messageRetentionSeconds / 86_400
 
     @Option(help: "Longest message, in characters.")
-    var maxMessageLength = 4096
+    var maxMessageLength = chat.maxMessageLength
 
     @Option(help: "Frames a member may send in a room in a burst (all their connections there together).")
-    var rateBurst = 100
+    var rateBurst = chat.sendingRate?.burst ?? 100
 
     @Option(help: "Frames per second a member may send in a room after the burst.")
-    var ratePerSecond = 20.0
+    var ratePerSecond = chat.sendingRate?.perSecond ?? 20
 
     @Flag(help: "Switch the sending rate limit off.")
     var noRateLimit = false
 
     @Option(help: "Seconds without a frame from the client before its connection is closed.")
-    var idleTimeout = 600
+    var idleTimeout = Int(gateway.idleTimeout.components.seconds)
 
     @Option(help: "Seconds a WebSocket may stay open before it is closed with 1001 (API Gateway's 2 hours).")
-    var maxConnectionLifetime = 7200
+    var maxConnectionLifetime = Int(gateway.maxConnectionLifetime.components.seconds)
 
     @Option(help: "TCP connections open at once, 0 for no cap (default: the descriptor limit less 256 kept for the store and the server).")
     var maxConnections: Int?
 
     @Option(help: "TCP connections open at once from one client address (0: no cap).")
-    var maxConnectionsPerAddress = 256
+    var maxConnectionsPerAddress = gateway.maxConnectionsPerAddress
 
     @Option(help: "WebSockets one member may have open in one room (0: no cap).")
-    var maxSocketsPerMember = 16
+    var maxSocketsPerMember = gateway.maxSocketsPerMember
 
     @Option(help: "Seconds a new connection has to send its request head.")
-    var headerTimeout = 10
+    var headerTimeout = Int(gateway.headerTimeout.components.seconds)
 
     @Option(help: "Registrations and logins one client address may make in a burst.")
-    var authBurstPerAddress = 60
+    var authBurstPerAddress = auth.perAddress?.burst ?? 60
 
     @Option(help: "Registrations and logins per second from one address after the burst (0: no limit).")
-    var authRatePerAddress = 2.0
+    var authRatePerAddress = auth.perAddress?.perSecond ?? 2
 
     @Option(help: "Seconds between sweeps of expired items.")
     var sweepInterval = 60
@@ -99,10 +105,11 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
-        guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime must be positive") }
-        guard messageRetentionDays > 0 else { throw ValidationError("--message-retention-days must be positive") }
-        guard maxMessageLength > 0 else { throw ValidationError("--max-message-length must be positive") }
-        guard rateBurst > 0, ratePerSecond > 0 else { throw ValidationError("--rate-burst and --rate-per-second must be positive") }
+        do {
+            try chatConfig().validate()
+        } catch {
+            throw ValidationError("\(error.message) (--token-lifetime, --message-retention-days, --max-message-length, --rate-burst, --rate-per-second)")
+        }
         guard idleTimeout > 0, sweepInterval > 0, maxConnectionLifetime > 0, headerTimeout > 0 else {
             throw ValidationError("--idle-timeout, --sweep-interval, --max-connection-lifetime and --header-timeout must be positive")
         }
@@ -114,6 +121,18 @@ struct Serve: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
+    }
+
+    /// The chat's settings, as the flags set them.
+    func chatConfig() -> ChatConfig {
+        var config = ChatConfig()
+        config.tokenLifetimeSeconds = tokenLifetime
+        config.maxMessageLength = maxMessageLength
+        config.messageRetentionSeconds = messageRetentionDays * 86_400
+        // A connection item outlives its socket, so an open connection is never deaf.
+        config.connectionTTLSeconds = max(config.connectionTTLSeconds, Int64(maxConnectionLifetime) + 600)
+        config.sendingRate = noRateLimit ? nil : RateLimit(burst: rateBurst, perSecond: ratePerSecond)
+        return config
     }
 
     func run() async throws {
@@ -137,20 +156,15 @@ struct Serve: AsyncParsableCommand {
         let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger, metrics: metrics)
         // The gateway is the only writer of connection items: it may keep them in memory.
         let chatStore = ConnectionCache(backend.store, clock: clock)
+        let config = chatConfig()
         let tokens: TokenService
         do {
-            tokens = try await TokenService(secret: secret, lifetimeSeconds: tokenLifetime, clock: clock)
+            tokens = try await TokenService(secret: secret, lifetimeSeconds: config.tokenLifetimeSeconds, clock: clock)
         } catch {
             try await backend.close()
             throw ValidationError("\(error.message)")
         }
-        var config = ChatConfig()
-        config.maxMessageLength = maxMessageLength
-        config.messageRetentionSeconds = messageRetentionDays * 24 * 3600
-        // A connection item outlives its socket, so an open connection is never deaf.
-        config.connectionTTLSeconds = max(config.connectionTTLSeconds, Int64(maxConnectionLifetime) + 600)
-        let rateLimiter: any RateLimiter = noRateLimit
-            ? UnlimitedRate() : TokenBucketLimiter(RateLimit(burst: rateBurst, perSecond: ratePerSecond), clock: clock)
+        let rateLimiter: any RateLimiter = config.sendingRate.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
 
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.host = host

@@ -85,3 +85,11 @@ def test_sam_builds_every_function_with_the_makefile_for_the_chosen_cpu():
         assert function["Properties"]["CodeUri"] == "..", name
     makefile = (REPO / "Makefile").read_text()
     assert "build-%Function:" in makefile
+
+
+def test_the_functions_settings_use_the_names_chatconfig_reads():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    source = (REPO / "Sources" / "ChatCore" / "ChatConfig.swift").read_text()
+    for name in ("TOKEN_LIFETIME_SECONDS", "MESSAGE_RETENTION_DAYS"):
+        assert name in variables
+        assert f'"{name}"' in source

@@ -26,7 +26,7 @@ final class TestServer: Sendable {
     struct Options: Sendable {
         var config = ChatConfig()
         var gateway = GatewayConfiguration()
-        var rateLimit: RateLimit? = RateLimit()
+        var rateLimit: RateLimit? = ChatConfig().sendingRate
         var tokenLifetime: Int64 = 3600
         /// Cheap hashing, so that a suite registering hundreds of members runs the
         /// same on a slow machine; `PasswordStrengthTests` covers full strength.
