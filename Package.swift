@@ -70,6 +70,7 @@ let package = Package(
                 "ChatCore",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +138,7 @@ let package = Package(
         .target(
             name: "LambdaRuntime",
             dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -149,6 +151,8 @@ let package = Package(
             name: "bootstrap",
             dependencies: ["ChatCore", "ChatHandlers", "ChatAWS", "AWSClients", "LambdaRuntime", "ChatObservability",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

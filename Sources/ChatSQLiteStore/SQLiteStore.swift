@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SQLiteNIO
+import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -98,7 +99,8 @@ public final class SQLiteStore: ChatStore {
         try await writer.query("PRAGMA synchronous").first?.column("synchronous")?.integer ?? -1
     }
 
-    /// Finishes pending writes and closes the file.
+    /// Finishes pending writes and closes the file. A store run as a service
+    /// (`run()`) closes itself on shutdown; call this only for one that is not.
     public func close() async throws {
         writes.finish()
         await writerTask.value
@@ -311,5 +313,14 @@ final class ReaderPool: Sendable {
         }
         defer { inFlight.withLock { $0[index] -= 1 } }
         return try await body(connections[index])
+    }
+}
+
+extension SQLiteStore: Service {
+    /// Keeps the store open until graceful shutdown (or cancellation), then
+    /// commits every write it has accepted and closes the file.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
     }
 }

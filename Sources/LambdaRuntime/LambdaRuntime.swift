@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 
 /// What Lambda tells a function about one invocation.
 public struct InvocationContext: Sendable {
@@ -136,5 +137,24 @@ public struct LambdaRuntime: Sendable {
     static func errorBody(_ error: FunctionError) -> [UInt8] {
         let object = ["errorMessage": error.message, "errorType": error.type]
         return Array((try? JSONEncoder().encode(object)) ?? Data("{}".utf8))
+    }
+}
+
+/// The Runtime API loop as a service: it serves invocations until graceful
+/// shutdown (Lambda's SIGTERM) or cancellation, and throws only when the Runtime
+/// API itself fails.
+public struct LambdaLoop: Service {
+    public let runtime: LambdaRuntime
+    let handler: @Sendable (InvocationContext, [UInt8]) async throws -> [UInt8]
+
+    public init(runtime: LambdaRuntime, handler: @escaping @Sendable (InvocationContext, [UInt8]) async throws -> [UInt8]) {
+        self.runtime = runtime
+        self.handler = handler
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await runtime.run(handler) }
+        } catch is CancellationError {}
     }
 }

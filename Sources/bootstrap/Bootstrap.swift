@@ -6,6 +6,8 @@ import ChatHandlers
 import Foundation
 import LambdaRuntime
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// The one binary behind every Lambda function of the chat: `_HANDLER` names
 /// the route it serves (register, login, authorizer, connect, disconnect,
@@ -35,8 +37,10 @@ enum Bootstrap {
             await runtime.reportInitError(failure)
             exit(1)
         }
+        let loop = LambdaLoop(runtime: runtime) { context, event in try await function.handle(event, context: context) }
+        let group = ServiceGroup(configuration: .init(services: [loop], gracefulShutdownSignals: [.sigterm], logger: logger))
         do {
-            try await runtime.run { context, event in try await function.handle(event, context: context) }
+            try await group.run()
         } catch {
             logger.critical("the Runtime API failed", metadata: ["error": "\(error)"])
             exit(1)

@@ -153,15 +153,11 @@ struct Serve: AsyncParsableCommand {
         let secret = try JWTSecret.load(environment: ProcessInfo.processInfo.environment, dataDirectory: dataDirectory, logger: logger)
 
         let clock = SystemClock()
-        let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger, metrics: metrics)
-        // The gateway is the only writer of connection items: it may keep them in memory.
-        let chatStore = ConnectionCache(backend.store, clock: clock)
         let config = chatConfig()
         let tokens: TokenService
         do {
             tokens = try await TokenService(secret: secret, lifetimeSeconds: config.tokenLifetimeSeconds, clock: clock)
         } catch {
-            try await backend.close()
             throw ValidationError("\(error.message)")
         }
         let rateLimiter: any RateLimiter = config.sendingRate.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
@@ -178,44 +174,42 @@ struct Serve: AsyncParsableCommand {
         var authLimits = AuthGuard.Limits()
         authLimits.perAddress = authRatePerAddress > 0 ? RateLimit(burst: authBurstPerAddress, perSecond: authRatePerAddress) : nil
         let passwords = PasswordHasher.forServer(environment: ProcessInfo.processInfo.environment, logger: logger)
+
+        // From here on everything runs as a service of one group: the store's own
+        // service (first, so that it stops last and commits every accepted write),
+        // the sweeper or the table lease, the gateway, the metrics listener.
+        let backend = try await openStore(clock: clock, dataDirectory: dataDirectory, logger: logger, metrics: metrics)
+        // The gateway is the only writer of connection items: it may keep them in memory.
+        let chatStore = ConnectionCache(backend.store, clock: clock)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger, metrics: metrics) { delivery in
             HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
                                rateLimiter: rateLimiter, clock: clock, config: config, logger: logger, authLimits: authLimits)
         }
-
-        // Connections of a previous process are gone with it.
-        let stale = try await gateway.handlers.environment.repository.forgetAllConnections()
-        if stale > 0 { logger.info("forgot connections of a previous run", metadata: ["count": "\(stale)"]) }
-
         let host = self.host
         let application = gateway.application { [logger] port in
             logger.info("chatroom listening", metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"])
         }
-        var services: [any Service] = [application]
+        var services = backend.services
+        if let sqlite = backend.store as? SQLiteStore {
+            // DynamoDB deletes expired items itself.
+            services.append(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) })
+        }
+        services.append(StartingWith(application) { [logger] in
+            // Connections of a previous process are gone with it.
+            let stale = try await gateway.handlers.environment.repository.forgetAllConnections()
+            if stale > 0 { logger.info("forgot connections of a previous run", metadata: ["count": "\(stale)"]) }
+        })
         if let export, let metricsPort {
             let metricsHost = self.metricsHost
             services.append(MetricsEndpoint.application(host: metricsHost, port: metricsPort, logger: logger, exposition: export.exposition) {
                 [logger] port in logger.info("metrics listening", metadata: ["url": "http://\(metricsHost):\(port)/metrics"])
             })
         }
-        if let lease = backend.lease {
-            services.append(LeaseKeeper(lease: lease, logger: logger))
-        }
-        if let sqlite = backend.store as? SQLiteStore {
-            // DynamoDB deletes expired items itself.
-            services.insert(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) }, at: 0)
-        }
         // SIGTERM ends the process within 10 s whatever clients do (PROTOCOL.md §2b):
         // the gateway closes what is still open after its shutdown grace (5 s).
+        // Services stop in reverse order: the store last.
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try await backend.close()
-            throw error
-        }
-        // Whatever the connections did, every write the store accepted is committed.
-        try await backend.close()
+        try await group.run()
         logger.info("chatroom stopped")
     }
 }
@@ -242,15 +236,16 @@ enum LogFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension Serve {
-    /// The store `--store` asks for, how to close it, and on DynamoDB the
-    /// table's one-gateway lease, already taken.
+    /// The store `--store` asks for, and the services that keep it: the SQLite
+    /// store itself (it closes on shutdown), or the DynamoDB table's lease,
+    /// already taken, kept and given back on shutdown.
     func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger, metrics: ChatMetrics) async throws
-        -> (store: any ChatStore, lease: TableLease?, close: @Sendable () async throws -> Void) {
+        -> (store: any ChatStore, services: [any Service]) {
         switch store {
         case .sqlite:
             let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger, durability: sync,
                                                     commitTimer: metrics.isRecording ? metrics.storeCommit : nil)
-            return (sqlite, nil, { try await sqlite.close() })
+            return (sqlite, [sqlite])
         case .dynamodb:
             let environment = ProcessInfo.processInfo.environment
             guard let credentials = AWSCredentials.fromEnvironment(environment) else {
@@ -270,14 +265,14 @@ extension Serve {
                 throw ValidationError(held.description)
             }
             logger.info("using DynamoDB", metadata: ["table": "\(table)", "endpoint": "\(endpoint)"])
-            return (dynamo, lease, { try await lease.release() })
+            return (dynamo, [LeaseKeeper(lease: lease, logger: logger)])
         }
     }
 }
 
 /// Renews the table's lease (a third of its duration apart) until graceful
-/// shutdown. A lease that cannot be kept ends the process: another gateway may
-/// be taking the table over, and two must never serve it at once.
+/// shutdown, then gives it back. A lease that cannot be kept ends the process:
+/// another gateway may be taking the table over, and two must never serve it at once.
 struct LeaseKeeper: Service {
     let lease: TableLease
     let logger: Logger
@@ -286,6 +281,7 @@ struct LeaseKeeper: Service {
         do {
             try await cancelWhenGracefulShutdown { try await keep() }
         } catch is CancellationError {}
+        try await lease.release()
     }
 
     private func keep() async throws {
@@ -303,6 +299,23 @@ struct LeaseKeeper: Service {
                 logger.warning("could not renew the table's lease", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// A service that runs `prepare` before it starts `service`: start-up work that
+/// needs the store's service running and must finish before anyone is served.
+struct StartingWith<Wrapped: Service>: Service {
+    let service: Wrapped
+    let prepare: @Sendable () async throws -> Void
+
+    init(_ service: Wrapped, prepare: @escaping @Sendable () async throws -> Void) {
+        self.service = service
+        self.prepare = prepare
+    }
+
+    func run() async throws {
+        try await prepare()
+        try await service.run()
     }
 }
 
