@@ -168,6 +168,7 @@ let package = Package(
                 "ChatClient",
                 "ChatObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -202,7 +203,12 @@ let package = Package(
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
         .testTarget(name: "ChatHandlersTests", dependencies: ["ChatCore", "ChatHandlers", "ChatSQLiteStore"], swiftSettings: strict),
-        .testTarget(name: "ChatStoreTests", dependencies: ["ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(
+            name: "ChatStoreTests",
+            dependencies: ["ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ChatObservabilityTests",
             dependencies: ["ChatObservability", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],

@@ -88,11 +88,15 @@ public struct APIGatewayManagementClient: Sendable {
 }
 
 extension HTTPClient {
-    /// A client for fan-out to `@connections`: enough connections per host that a
-    /// room's broadcast runs in parallel rather than in rounds of the default 8.
-    public static func forFanOut(connectionsPerHost: Int) -> HTTPClient {
+    /// A client for AWS's APIs: enough connections per host that a room's
+    /// broadcast to `@connections` runs in parallel rather than in rounds of the
+    /// default 8, and a connect timeout short enough that an endpoint that does not
+    /// answer fails the attempt (and the caller's retry policy takes over) instead
+    /// of holding it for the whole request timeout. Shut it down when done.
+    public static func forAWS(connectionsPerHost: Int = 64) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+        configuration.timeout.connect = .seconds(2)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }

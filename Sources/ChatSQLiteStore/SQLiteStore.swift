@@ -179,7 +179,11 @@ public final class SQLiteStore: ChatStore {
     }
 
     public func ping() async throws {
-        _ = try await pinger.query("SELECT 1")
+        do {
+            _ = try await pinger.query("SELECT 1")
+        } catch {
+            throw StoreError.mapping(error, doing: "ping")
+        }
     }
 
     /// Deletes every expired item; returns how many. Reads already hide them, so
@@ -263,7 +267,7 @@ public final class SQLiteStore: ChatStore {
                         let value = try await work(db)
                         return { continuation.resume(returning: value) }
                     } catch {
-                        return { continuation.resume(throwing: error) }
+                        return { continuation.resume(throwing: StoreError.mapping(error, doing: "write")) }
                     }
                 },
                 fail: { continuation.resume(throwing: $0) })
@@ -312,7 +316,11 @@ final class ReaderPool: Sendable {
             return index
         }
         defer { inFlight.withLock { $0[index] -= 1 } }
-        return try await body(connections[index])
+        do {
+            return try await body(connections[index])
+        } catch {
+            throw StoreError.mapping(error, doing: "read")
+        }
     }
 }
 
@@ -322,5 +330,14 @@ extension SQLiteStore: Service {
     public func run() async throws {
         try? await gracefulShutdown()
         try await close()
+    }
+}
+
+extension StoreError {
+    /// The store's contract (`ChatStore`) promises `StoreError`s only: SQLite's
+    /// own errors become `unavailable`, naming what failed.
+    static func mapping(_ error: any Error, doing work: String) -> any Error {
+        if error is StoreError || error is CancellationError { return error }
+        return StoreError.unavailable("\(work) failed: \(error)")
     }
 }

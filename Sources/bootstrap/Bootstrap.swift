@@ -29,8 +29,10 @@ enum Bootstrap {
         // Runtime API ends the process.
         let function: LambdaFunction
         do {
-            let fanOut = HTTPClient.forFanOut(connectionsPerHost: LambdaFunction.maxConcurrentPosts)
-            function = try await LambdaFunction(environment: environment, fanOut: fanOut, logger: logger)
+            // One client for every AWS call of the process's life (DynamoDB, Secrets
+            // Manager, @connections), with a pool sized for a room's broadcast.
+            let http = HTTPClient.forAWS(connectionsPerHost: LambdaFunction.maxConcurrentPosts)
+            function = try await LambdaFunction(environment: environment, http: http, logger: logger)
         } catch {
             let failure = error as? FunctionError ?? FunctionError(type: "Runtime.Unknown", message: "\(error)")
             logger.critical("the function could not start", metadata: ["type": "\(failure.type)", "message": "\(failure.message)"])

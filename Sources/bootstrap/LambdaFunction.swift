@@ -21,9 +21,9 @@ struct LambdaFunction: Sendable {
     let endpointOverride: AWSEndpoint?
     /// `CONNECTIONS_ENDPOINT`, when set.
     let connectionsEndpoint: AWSEndpoint?
-    /// The pool `@connections` posts share, sized for `maxConcurrentPosts`
-    /// (`HTTPClient.forFanOut`); it lives as long as the process.
-    let fanOut: HTTPClient
+    /// The process's client for AWS (`HTTPClient.forAWS`), its pool sized for
+    /// `maxConcurrentPosts`; it lives as long as the process.
+    let http: HTTPClient
     static let maxConcurrentPosts = 64
     /// Kept free at the end of an invocation for answering after the last call.
     static let deadlineMargin: Duration = .milliseconds(500)
@@ -35,7 +35,7 @@ struct LambdaFunction: Sendable {
     /// `TOKEN_LIFETIME_SECONDS`, `MESSAGE_RETENTION_DAYS`, `MAX_MESSAGE_LENGTH`,
     /// `CONNECTIONS_ENDPOINT` (the stage's management URL; by default built from each
     /// event's domain and stage), `AWS_ENDPOINT_URL` (emulators).
-    init(environment variables: [String: String], fanOut: HTTPClient = .shared, logger: Logger) async throws {
+    init(environment variables: [String: String], http: HTTPClient = .shared, logger: Logger) async throws {
         func required(_ name: String) throws -> String {
             guard let value = variables[name], !value.isEmpty else {
                 throw FunctionError(type: "Runtime.Configuration", message: "\(name) is not set")
@@ -66,7 +66,7 @@ struct LambdaFunction: Sendable {
         self.endpointOverride = try endpoint("AWS_ENDPOINT_URL")
         self.connectionsEndpoint = try endpoint("CONNECTIONS_ENDPOINT")
         let clock = SystemClock()
-        let store = DynamoDBStore(client: DynamoDBClient(endpoint: dynamoEndpoint, credentials: credentials, region: region, logger: logger),
+        let store = DynamoDBStore(client: DynamoDBClient(endpoint: dynamoEndpoint, credentials: credentials, region: region, http: http, logger: logger),
                                   table: table, clock: clock)
         let config: ChatConfig
         do {
@@ -76,7 +76,7 @@ struct LambdaFunction: Sendable {
         }
         let tokens: TokenService
         do {
-            if let secret = try await Self.tokenSecret(variables, credentials: credentials, region: region, logger: logger) {
+            if let secret = try await Self.tokenSecret(variables, credentials: credentials, region: region, http: http, logger: logger) {
                 tokens = try await TokenService(secret: Array(secret.utf8), lifetimeSeconds: config.tokenLifetimeSeconds, clock: clock)
             } else if name == .login || name == .authorizer {
                 throw FunctionError(type: "Runtime.Configuration", message: "\(name.rawValue) needs JWT_SECRET_ARN (or JWT_SECRET)")
@@ -91,7 +91,7 @@ struct LambdaFunction: Sendable {
         self.name = name
         self.credentials = credentials
         self.region = region
-        self.fanOut = fanOut
+        self.http = http
         let passwords = PasswordHasher.forServer(environment: variables, logger: logger)
         // Rate limits on AWS are API Gateway's own (stage and route throttling): a
         // Lambda container sees only some of a connection's frames.
@@ -102,13 +102,15 @@ struct LambdaFunction: Sendable {
     }
 
     /// The token secret: from Secrets Manager (`JWT_SECRET_ARN`), else `JWT_SECRET`, else none.
-    static func tokenSecret(_ variables: [String: String], credentials: AWSCredentials, region: String, logger: Logger) async throws -> String? {
+    static func tokenSecret(_ variables: [String: String], credentials: AWSCredentials, region: String, http: HTTPClient,
+                            logger: Logger) async throws -> String? {
         guard let arn = variables["JWT_SECRET_ARN"], !arn.isEmpty else { return variables["JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 } }
         guard let endpoint = SecretsManagerClient.endpoint(region: region, environment: variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "the Secrets Manager endpoint is not a URL")
         }
         do {
-            return try await SecretsManagerClient(endpoint: endpoint, credentials: credentials, region: region, logger: logger).secretString(id: arn)
+            return try await SecretsManagerClient(endpoint: endpoint, credentials: credentials, region: region, http: http, logger: logger)
+                .secretString(id: arn)
         } catch let error as AWSError {
             // The error names the secret and the cause, never the value.
             throw FunctionError(type: "Runtime.Configuration", message: "could not read JWT_SECRET_ARN: \(error)")
@@ -149,7 +151,7 @@ struct LambdaFunction: Sendable {
         }
         var environment = self.environment
         environment.delivery = ManagementAPIDelivery(
-            client: APIGatewayManagementClient(endpoint: endpoint, credentials: credentials, region: region, http: fanOut),
+            client: APIGatewayManagementClient(endpoint: endpoint, credentials: credentials, region: region, http: http),
             maxConcurrentPosts: Self.maxConcurrentPosts, logger: environment.logger)
         return Handlers(environment)
     }

@@ -1,5 +1,6 @@
 import AWSClients
 import ArgumentParser
+import AsyncHTTPClient
 import ChatAWS
 import ChatCore
 import ChatHandlers
@@ -255,17 +256,21 @@ extension Serve {
             guard let endpoint = DynamoDBClient.endpoint(region: region, environment: environment, override: dynamodbEndpoint) else {
                 throw ValidationError("--dynamodb-endpoint is not an http(s) URL")
             }
-            let client = DynamoDBClient(endpoint: endpoint, credentials: credentials, region: region, logger: logger)
+            let http = HTTPClient.forAWS()
+            let client = DynamoDBClient(endpoint: endpoint, credentials: credentials, region: region, http: http, logger: logger)
             let dynamo = DynamoDBStore(client: client, table: table, clock: clock)
-            try await dynamo.createTableIfMissing(logger: logger)
             let lease = TableLease(client: client, table: table)
             do {
+                try await dynamo.createTableIfMissing(logger: logger)
                 try await lease.acquire()
-            } catch let held as TableLease.Held {
-                throw ValidationError(held.description)
+            } catch {
+                try? await http.shutdown()
+                if let held = error as? TableLease.Held { throw ValidationError(held.description) }
+                throw error
             }
             logger.info("using DynamoDB", metadata: ["table": "\(table)", "endpoint": "\(endpoint)"])
-            return (dynamo, [LeaseKeeper(lease: lease, logger: logger)])
+            // The client stops last, after the lease is given back.
+            return (dynamo, [ClosingClient(http: http), LeaseKeeper(lease: lease, logger: logger)])
         }
     }
 }
@@ -299,6 +304,16 @@ struct LeaseKeeper: Service {
                 logger.warning("could not renew the table's lease", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// Shuts the process's AWS HTTP client down once the services after it have stopped.
+struct ClosingClient: Service {
+    let http: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await http.shutdown()
     }
 }
 

@@ -1,3 +1,6 @@
+import AWSClients
+import AsyncHTTPClient
+import ChatAWS
 import ChatCore
 import ChatSQLiteStore
 import Foundation
@@ -245,5 +248,43 @@ import Testing
         }
         #expect(try await store.queryAll(pk: "ROOM#load", skPrefix: "MESSAGE#").count == 500)
         try await store.close()
+    }
+
+    /// `ChatStore` promises `StoreError`s: SQLite's own failures come out as `unavailable`.
+    @Test func failuresComeOutAsTheStoresErrors() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: SystemClock())
+        try await store.close()
+        let attempts: [(String, @Sendable () async throws -> Void)] = [
+            ("get", { @Sendable in _ = try await store.get(ItemKey(pk: "a", sk: "b")) }),
+            ("query", { @Sendable in _ = try await store.query(pk: "a", skPrefix: "", order: .ascending, limit: 1, exclusiveStart: nil) }),
+            ("ping", { @Sendable in try await store.ping() }),
+            ("put", { @Sendable in try await store.put(Item(pk: "a", sk: "b"), condition: .none) }),
+        ]
+        for (name, work) in attempts {
+            do {
+                try await work()
+                Issue.record("\(name) on a closed store succeeded")
+            } catch let error as StoreError {
+                guard case .unavailable = error else { Issue.record("\(name): \(error)"); continue }
+            } catch {
+                Issue.record("\(name) threw \(type(of: error)), not a StoreError: \(error)")
+            }
+        }
+    }
+}
+
+/// The DynamoDB store's failures, with nothing answering at its endpoint: lost
+/// answers are retried like 5xx, then come out as `unavailable`.
+@Suite struct DynamoDBStoreFailureTests {
+    @Test func anEndpointThatDoesNotAnswerIsUnavailable() async throws {
+        let http = HTTPClient.forAWS()
+        let client = DynamoDBClient(endpoint: AWSEndpoint("http://127.0.0.1:9")!, credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"),
+                                    region: "us-east-1", retry: RetryPolicy(maxAttempts: 2, base: .milliseconds(1), cap: .milliseconds(5)),
+                                    http: http)
+        let store = DynamoDBStore(client: client, table: "t", clock: SystemClock())
+        await #expect(throws: StoreError.self) { _ = try await store.get(ItemKey(pk: "a", sk: "b")) }
+        await #expect(throws: StoreError.self) { try await store.transactWrite([(Item(pk: "a", sk: "b"), .absent)]) }
+        try await http.shutdown()
     }
 }
