@@ -222,7 +222,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // What several test targets share: moto's server, started on demand.
-        .target(name: "TestSupport", path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py"], swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["ChatCore", "ChatAWS", "AWSClients", .product(name: "Logging", package: "swift-log")], path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

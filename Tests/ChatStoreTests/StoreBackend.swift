@@ -41,18 +41,8 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             }
             try await store.close()
         case .dynamodb:
-            let store = try await Self.dynamoDBStore(table: "conformance-\(UUID().uuidString)", clock: clock)
+            let store = try await MotoServer.shared.dynamoDBStore(table: "conformance-\(UUID().uuidString)", clock: clock)
             try await body(store, clock)
         }
-    }
-
-    /// A store on a fresh table of the test run's moto server.
-    static func dynamoDBStore(table: String, clock: any ChatClock) async throws -> DynamoDBStore {
-        let endpoint = try await MotoServer.shared.endpoint()
-        let client = DynamoDBClient(endpoint: AWSEndpoint(endpoint)!, credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
-                                    region: "us-east-1")
-        let store = DynamoDBStore(client: client, table: table, clock: clock)
-        try await store.createTableIfMissing(logger: Logger(label: "test"))
-        return store
     }
 }

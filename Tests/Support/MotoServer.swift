@@ -1,4 +1,8 @@
+import AWSClients
+import ChatAWS
+import ChatCore
 import Foundation
+import Logging
 
 /// moto's DynamoDB-compatible server on 127.0.0.1, started once for the whole
 /// test run (by `moto_server.py` beside this file) and stopped when the test
@@ -25,4 +29,15 @@ public actor MotoServer {
 
 public enum MotoError: Error {
     case didNotStart(String)
+}
+
+extension MotoServer {
+    /// A DynamoDB store on a fresh table of the test run's moto server.
+    public func dynamoDBStore(table: String, clock: any ChatClock) async throws -> DynamoDBStore {
+        let client = DynamoDBClient(endpoint: AWSEndpoint(try await endpoint())!,
+                                    credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"), region: "us-east-1")
+        let store = DynamoDBStore(client: client, table: table, clock: clock)
+        try await store.createTableIfMissing(logger: Logger(label: "test"))
+        return store
+    }
 }

@@ -76,12 +76,7 @@ final class TestServer: Sendable {
         case .sqlite:
             store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: clock, logger: logger)
         case .dynamodb:
-            let endpoint = try await MotoServer.shared.endpoint()
-            let client = DynamoDBClient(endpoint: AWSEndpoint(endpoint)!, credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
-                                        region: "us-east-1")
-            let dynamo = DynamoDBStore(client: client, table: "e2e-\(UUID().uuidString)", clock: clock)
-            try await dynamo.createTableIfMissing(logger: logger)
-            store = dynamo
+            store = try await MotoServer.shared.dynamoDBStore(table: "e2e-\(UUID().uuidString)", clock: clock)
         }
         let tokens = try await TokenService(secret: secret, lifetimeSeconds: options.tokenLifetime, clock: clock)
         var gatewayConfiguration = options.gateway
