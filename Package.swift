@@ -11,7 +11,7 @@ let package = Package(
     name: "chatroom",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "chatroom", targets: ["chatroom"]),
+        .executable(name: "chatroom", targets: ["chatroom"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -149,11 +149,13 @@ let package = Package(
         // The one Lambda binary: `_HANDLER` picks the route.
         .executableTarget(
             name: "bootstrap",
-            dependencies: ["ChatCore", "ChatHandlers", "ChatAWS", "AWSClients", "LambdaRuntime", "ChatObservability",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ChatCore", "ChatHandlers", "ChatAWS", "AWSClients", "LambdaRuntime", "ChatObservability",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -205,29 +207,46 @@ let package = Package(
         .testTarget(name: "ChatHandlersTests", dependencies: ["ChatCore", "ChatHandlers", "ChatSQLiteStore"], swiftSettings: strict),
         .testTarget(
             name: "ChatStoreTests",
-            dependencies: ["ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: [
+                "ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ChatObservabilityTests",
-            dependencies: ["ChatObservability", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ChatObservability", .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "ChatAWS", "ChatCore"], exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"], swiftSettings: strict),
+        .testTarget(
+            name: "AWSClientsTests",
+            dependencies: ["AWSClients", "ChatAWS", "ChatCore"],
+            exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LambdaRuntimeTests",
-            dependencies: ["LambdaRuntime", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "LambdaRuntime", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // What several test targets share: moto's server, started on demand.
         .target(
-            name: "TestSupport", dependencies: ["ChatCore", "ChatAWS", "AWSClients", .product(name: "Logging", package: "swift-log")], path: "Tests/Support", exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py"], swiftSettings: strict),
+            name: "TestSupport",
+            dependencies: ["ChatCore", "ChatAWS", "AWSClients", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Support",
+            exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ChatCore", "ChatHandlers", "ChatSQLiteStore", "ChatLocalGateway", "ChatClient", "chatroom", "bootstrap", "ChatAWS", "AWSClients", "TestSupport",
+                "ChatCore", "ChatHandlers", "ChatSQLiteStore", "ChatLocalGateway", "ChatClient", "chatroom", "bootstrap", "ChatAWS", "AWSClients",
+                "TestSupport",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "WSCore", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

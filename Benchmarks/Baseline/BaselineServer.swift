@@ -30,7 +30,8 @@ enum BaselineServer {
             },
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "baseline"),
             onServerRunning: { channel in print("baseline listening on \(channel.localAddress?.port ?? port)") },
-            logger: logger)
+            logger: logger
+        )
         try await app.runService()
     }
 }
@@ -56,13 +57,19 @@ final class Rooms: Sendable {
             }
             for try await message in inbound.messages(maxSize: 131_072) {
                 guard case .text(let text) = message,
-                      let fields = JSONValue.parse(text)?.objectValue, case .string(let body)? = fields["message"]
+                    let fields = JSONValue.parse(text)?.objectValue, case .string(let body)? = fields["message"]
                 else { continue }
                 let timestamp = Int64(Date().timeIntervalSince1970 * 1000)
                 let sequence = nextMessage.wrappingAdd(1, ordering: .relaxed).newValue
-                let frame = Frames.message(Message(
-                    id: MessageID(timestamp: timestamp, suffix: String(format: "%016llx", sequence)), roomID: room,
-                    from: Member(email: "bench@bench.example", username: "bench"), text: body, clientMessageID: nil))
+                let frame = Frames.message(
+                    Message(
+                        id: MessageID(timestamp: timestamp, suffix: String(format: "%016llx", sequence)),
+                        roomID: room,
+                        from: Member(email: "bench@bench.example", username: "bench"),
+                        text: body,
+                        clientMessageID: nil
+                    )
+                )
                 let payload = ByteBuffer(string: frame)
                 let targets = outboxes.withLock { Array(($0[room] ?? [:]).values) }
                 for target in targets { target.yield(payload) }

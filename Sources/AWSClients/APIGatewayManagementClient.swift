@@ -27,8 +27,13 @@ public struct APIGatewayManagementClient: Sendable {
     public let retry: RetryPolicy
     let http: HTTPClient
 
-    public init(endpoint: AWSEndpoint, credentials: AWSCredentials, region: String, retry: RetryPolicy = RetryPolicy(),
-                http: HTTPClient = .shared) {
+    public init(
+        endpoint: AWSEndpoint,
+        credentials: AWSCredentials,
+        region: String,
+        retry: RetryPolicy = RetryPolicy(),
+        http: HTTPClient = .shared
+    ) {
         self.endpoint = endpoint
         self.signer = SigV4Signer(credentials: credentials, region: region, service: "execute-api")
         self.retry = retry

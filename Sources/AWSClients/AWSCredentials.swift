@@ -14,7 +14,7 @@ public struct AWSCredentials: Sendable, Hashable {
     /// `AWS_SESSION_TOKEN`), as Lambda sets them for a function's role.
     public static func fromEnvironment(_ environment: [String: String]) -> AWSCredentials? {
         guard let id = environment["AWS_ACCESS_KEY_ID"], !id.isEmpty,
-              let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty
+            let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty
         else { return nil }
         let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token)

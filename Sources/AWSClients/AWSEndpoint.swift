@@ -10,7 +10,7 @@ public struct AWSEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     public init?(_ url: String) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else { return nil }
         self.scheme = scheme
         self.host = host

@@ -1,5 +1,5 @@
-import ChatWire
 import AsyncHTTPClient
+import ChatWire
 import Foundation
 import Logging
 import NIOCore
@@ -26,10 +26,11 @@ public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Throttling, server-side failures and lost answers: worth another try.
     public var isRetryable: Bool {
-        status == 0 || status >= 500 || [
-            "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-            "InternalServerError", "ServiceUnavailable", "LimitExceededException", "TooManyRequestsException",
-        ].contains(type)
+        status == 0 || status >= 500
+            || [
+                "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                "InternalServerError", "ServiceUnavailable", "LimitExceededException", "TooManyRequestsException",
+            ].contains(type)
     }
 
     /// The type given to calls that found no time left before `CallDeadline`.
@@ -50,8 +51,15 @@ public struct AWSJSONClient: Sendable {
     let http: HTTPClient
     let logger: Logger
 
-    public init(endpoint: AWSEndpoint, signer: SigV4Signer, targetPrefix: String, contentType: String,
-                retry: RetryPolicy = RetryPolicy(), http: HTTPClient = .shared, logger: Logger) {
+    public init(
+        endpoint: AWSEndpoint,
+        signer: SigV4Signer,
+        targetPrefix: String,
+        contentType: String,
+        retry: RetryPolicy = RetryPolicy(),
+        http: HTTPClient = .shared,
+        logger: Logger
+    ) {
         self.endpoint = endpoint
         self.signer = signer
         self.targetPrefix = targetPrefix

@@ -1,5 +1,5 @@
-import ChatWire
 import AsyncHTTPClient
+import ChatWire
 import Foundation
 import Logging
 import NIOCore
@@ -11,11 +11,23 @@ public struct DynamoDBClient: Sendable {
     public let service: AWSJSONClient
     public var endpoint: AWSEndpoint { service.endpoint }
 
-    public init(endpoint: AWSEndpoint, credentials: AWSCredentials, region: String, retry: RetryPolicy = RetryPolicy(),
-                http: HTTPClient = .shared, logger: Logger = Logger(label: "dynamodb")) {
+    public init(
+        endpoint: AWSEndpoint,
+        credentials: AWSCredentials,
+        region: String,
+        retry: RetryPolicy = RetryPolicy(),
+        http: HTTPClient = .shared,
+        logger: Logger = Logger(label: "dynamodb")
+    ) {
         self.service = AWSJSONClient(
-            endpoint: endpoint, signer: SigV4Signer(credentials: credentials, region: region, service: "dynamodb"),
-            targetPrefix: "DynamoDB_20120810", contentType: "application/x-amz-json-1.0", retry: retry, http: http, logger: logger)
+            endpoint: endpoint,
+            signer: SigV4Signer(credentials: credentials, region: region, service: "dynamodb"),
+            targetPrefix: "DynamoDB_20120810",
+            contentType: "application/x-amz-json-1.0",
+            retry: retry,
+            http: http,
+            logger: logger
+        )
     }
 
     /// The endpoint from the standard environment: `AWS_ENDPOINT_URL_DYNAMODB`,

@@ -1,5 +1,5 @@
-import ChatWire
 import AsyncHTTPClient
+import ChatWire
 import Logging
 
 /// Secrets Manager's `GetSecretValue`, the one call the chat needs: functions
@@ -7,11 +7,23 @@ import Logging
 public struct SecretsManagerClient: Sendable {
     public let service: AWSJSONClient
 
-    public init(endpoint: AWSEndpoint, credentials: AWSCredentials, region: String, retry: RetryPolicy = RetryPolicy(),
-                http: HTTPClient = .shared, logger: Logger = Logger(label: "secretsmanager")) {
+    public init(
+        endpoint: AWSEndpoint,
+        credentials: AWSCredentials,
+        region: String,
+        retry: RetryPolicy = RetryPolicy(),
+        http: HTTPClient = .shared,
+        logger: Logger = Logger(label: "secretsmanager")
+    ) {
         self.service = AWSJSONClient(
-            endpoint: endpoint, signer: SigV4Signer(credentials: credentials, region: region, service: "secretsmanager"),
-            targetPrefix: "secretsmanager", contentType: "application/x-amz-json-1.1", retry: retry, http: http, logger: logger)
+            endpoint: endpoint,
+            signer: SigV4Signer(credentials: credentials, region: region, service: "secretsmanager"),
+            targetPrefix: "secretsmanager",
+            contentType: "application/x-amz-json-1.1",
+            retry: retry,
+            http: http,
+            logger: logger
+        )
     }
 
     /// The endpoint from the standard environment: `AWS_ENDPOINT_URL_SECRETS_MANAGER`,

@@ -95,8 +95,13 @@ public struct SigV4Signer: Sendable {
         let signature = HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key).hex
         let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         added.append(("Authorization", authorization))
-        return Signature(canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature,
-                         authorization: authorization, headersToAdd: added)
+        return Signature(
+            canonicalRequest: canonicalRequest,
+            stringToSign: stringToSign,
+            signature: signature,
+            authorization: authorization,
+            headersToAdd: added
+        )
     }
 
     static func amzDate(_ date: Date) -> String {
@@ -107,7 +112,8 @@ public struct SigV4Signer: Sendable {
             let digits = String(value ?? 0)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
-        return pad(parts.year, 4) + pad(parts.month, 2) + pad(parts.day, 2) + "T" + pad(parts.hour, 2) + pad(parts.minute, 2) + pad(parts.second, 2) + "Z"
+        return pad(parts.year, 4) + pad(parts.month, 2) + pad(parts.day, 2) + "T" + pad(parts.hour, 2) + pad(parts.minute, 2) + pad(parts.second, 2)
+            + "Z"
     }
 
     /// Lower-cased names, sorted; values trimmed with inner runs of white space
@@ -166,7 +172,7 @@ public struct SigV4Signer: Sendable {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 bytes.append(byte)
             case UInt8(ascii: "/") where keepSlash:
                 bytes.append(byte)

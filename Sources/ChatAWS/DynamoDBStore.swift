@@ -1,6 +1,6 @@
-import ChatWire
 import AWSClients
 import ChatCore
+import ChatWire
 import Foundation
 import Logging
 
@@ -116,22 +116,28 @@ public struct DynamoDBStore: ChatStore {
         } catch let error as AWSError where error.type == "ResourceNotFoundException" {}
         logger.info("creating DynamoDB table", metadata: ["table": "\(table)"])
         do {
-            _ = try await client.call("CreateTable", [
-                "TableName": .string(table),
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [["AttributeName": "PK", "AttributeType": "S"], ["AttributeName": "SK", "AttributeType": "S"]],
-                "KeySchema": [["AttributeName": "PK", "KeyType": "HASH"], ["AttributeName": "SK", "KeyType": "RANGE"]],
-            ])
+            _ = try await client.call(
+                "CreateTable",
+                [
+                    "TableName": .string(table),
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [["AttributeName": "PK", "AttributeType": "S"], ["AttributeName": "SK", "AttributeType": "S"]],
+                    "KeySchema": [["AttributeName": "PK", "KeyType": "HASH"], ["AttributeName": "SK", "KeyType": "RANGE"]],
+                ]
+            )
         } catch let error as AWSError where error.type == "ResourceInUseException" {}
         for _ in 0..<120 {
             let status = try await client.call("DescribeTable", ["TableName": .string(table)])["Table"]?["TableStatus"]?.string
             if status == "ACTIVE" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        _ = try await client.call("UpdateTimeToLive", [
-            "TableName": .string(table),
-            "TimeToLiveSpecification": ["Enabled": true, "AttributeName": "TTL"],
-        ])
+        _ = try await client.call(
+            "UpdateTimeToLive",
+            [
+                "TableName": .string(table),
+                "TimeToLiveSpecification": ["Enabled": true, "AttributeName": "TTL"],
+            ]
+        )
     }
 
     // MARK: Mapping

@@ -1,5 +1,5 @@
-import ChatWire
 import AWSClients
+import ChatWire
 import Foundation
 
 /// The one-writer lease of a local gateway on a DynamoDB table.
@@ -50,19 +50,25 @@ public struct TableLease: Sendable {
         // DynamoDB's own TTL tidies the item some time after a crash.
         item["TTL"] = ["N": .string(String(Int64(expiry.timeIntervalSince1970) + 3600))]
         do {
-            _ = try await client.call("PutItem", [
-                "TableName": .string(table),
-                "Item": .object(item),
-                "ConditionExpression": "attribute_not_exists(PK) OR Holder = :me OR ExpiresAtMs < :now",
-                "ExpressionAttributeValues": [
-                    ":me": ["S": .string(holder)], ":now": ["N": .string(String(Int64(now.timeIntervalSince1970 * 1000)))],
-                ],
-            ])
+            _ = try await client.call(
+                "PutItem",
+                [
+                    "TableName": .string(table),
+                    "Item": .object(item),
+                    "ConditionExpression": "attribute_not_exists(PK) OR Holder = :me OR ExpiresAtMs < :now",
+                    "ExpressionAttributeValues": [
+                        ":me": ["S": .string(holder)], ":now": ["N": .string(String(Int64(now.timeIntervalSince1970 * 1000)))],
+                    ],
+                ]
+            )
         } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {
             let current = try await client.call("GetItem", ["TableName": .string(table), "Key": Self.key, "ConsistentRead": true])["Item"]
             let milliseconds = current?["ExpiresAtMs"]?["N"]?.string.flatMap { Double($0) } ?? now.timeIntervalSince1970 * 1000
-            throw Held(holder: current?["Holder"]?["S"]?.string ?? "unknown", expiresAt: Date(timeIntervalSince1970: milliseconds / 1000),
-                       table: table)
+            throw Held(
+                holder: current?["Holder"]?["S"]?.string ?? "unknown",
+                expiresAt: Date(timeIntervalSince1970: milliseconds / 1000),
+                table: table
+            )
         }
     }
 
@@ -70,10 +76,13 @@ public struct TableLease: Sendable {
     /// process may start at once.
     public func release() async throws {
         do {
-            _ = try await client.call("DeleteItem", [
-                "TableName": .string(table), "Key": Self.key,
-                "ConditionExpression": "Holder = :me", "ExpressionAttributeValues": [":me": ["S": .string(holder)]],
-            ])
+            _ = try await client.call(
+                "DeleteItem",
+                [
+                    "TableName": .string(table), "Key": Self.key,
+                    "ConditionExpression": "Holder = :me", "ExpressionAttributeValues": [":me": ["S": .string(holder)]],
+                ]
+            )
         } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {}
     }
 }

@@ -62,7 +62,8 @@ public struct ChatAPI: Sendable {
         var answer = try await sendOnce(path, method: method, body: body, headers: headers)
         var retries = 0
         while retries < busyRetries, answer.status == 429 || answer.status == 503,
-              let wait = answer.retryAfterSeconds, (1...60).contains(wait) {
+            let wait = answer.retryAfterSeconds, (1...60).contains(wait)
+        {
             try await Task.sleep(for: .seconds(wait))
             answer = try await sendOnce(path, method: method, body: body, headers: headers)
             retries += 1
@@ -81,8 +82,11 @@ public struct ChatAPI: Sendable {
         let deadline = timeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
         let response = try await http.execute(request, deadline: deadline)
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-        return Answer(status: Int(response.status.code), body: String(buffer: bytes),
-                      retryAfterSeconds: response.headers.first(name: "retry-after").flatMap { Int($0) })
+        return Answer(
+            status: Int(response.status.code),
+            body: String(buffer: bytes),
+            retryAfterSeconds: response.headers.first(name: "retry-after").flatMap { Int($0) }
+        )
     }
 }
 

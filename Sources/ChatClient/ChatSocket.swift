@@ -1,8 +1,8 @@
 import HTTPTypes
 import Logging
 import NIOCore
-import Synchronization
 import NIOWebSocket
+import Synchronization
 import WSClient
 import WSCore
 
@@ -28,8 +28,12 @@ public final class ChatSocket: Sendable {
 
     /// Connects to `url` (e.g. `ws://127.0.0.1:8080/ws?token=...`); throws when the
     /// server refuses the upgrade.
-    public static func connect(url: String, headers: HTTPFields = [:], maxFrameSize: Int = 1 << 20,
-                               logger: Logger = Logger(label: "chat.socket")) async throws -> ChatSocket {
+    public static func connect(
+        url: String,
+        headers: HTTPFields = [:],
+        maxFrameSize: Int = 1 << 20,
+        logger: Logger = Logger(label: "chat.socket")
+    ) async throws -> ChatSocket {
         let (frames, frameSink) = AsyncStream.makeStream(of: String.self)
         let (ready, readySink) = AsyncStream.makeStream(of: WebSocketOutboundWriter.self)
         let task = Task<Ending, Never> {
@@ -39,7 +43,9 @@ public final class ChatSocket: Sendable {
             }
             do {
                 let close = try await WebSocketClient.connect(
-                    url: url, configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: headers), logger: logger
+                    url: url,
+                    configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: headers),
+                    logger: logger
                 ) { inbound, outbound, _ in
                     readySink.yield(outbound)
                     for try await message in inbound.messages(maxSize: Int.max) {

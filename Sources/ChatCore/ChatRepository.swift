@@ -28,11 +28,11 @@ public struct ChatRepository: Sendable {
     /// A registered member and their password record.
     public func member(email: String) async throws -> (member: Member, password: PasswordRecord)? {
         guard let item = try await store.get(Keys.user(email)),
-              let username = item[string: "Username"],
-              let algorithm = item[string: "PasswordAlgorithm"],
-              let iterations = item[number: "PasswordIterations"],
-              let salt = item[string: "Salt"].flatMap(Base64URL.decode),
-              let hash = item[string: "Password"].flatMap(Base64URL.decode)
+            let username = item[string: "Username"],
+            let algorithm = item[string: "PasswordAlgorithm"],
+            let iterations = item[number: "PasswordIterations"],
+            let salt = item[string: "Salt"].flatMap(Base64URL.decode),
+            let hash = item[string: "Password"].flatMap(Base64URL.decode)
         else { return nil }
         let record = PasswordRecord(algorithm: algorithm, iterations: Int(iterations), salt: Array(salt), hash: Array(hash))
         return (Member(email: email, username: username), record)
@@ -40,25 +40,37 @@ public struct ChatRepository: Sendable {
 
     private func memberItem(_ member: Member, password: PasswordRecord) -> Item {
         let key = Keys.user(member.email)
-        return Item(pk: key.pk, sk: key.sk, attributes: [
-            "Email": .string(member.email),
-            "Username": .string(member.username),
-            "Password": .string(Base64URL.encode(password.hash)),
-            "Salt": .string(Base64URL.encode(password.salt)),
-            "PasswordAlgorithm": .string(password.algorithm),
-            "PasswordIterations": .number(Int64(password.iterations)),
-        ])
+        return Item(
+            pk: key.pk,
+            sk: key.sk,
+            attributes: [
+                "Email": .string(member.email),
+                "Username": .string(member.username),
+                "Password": .string(Base64URL.encode(password.hash)),
+                "Salt": .string(Base64URL.encode(password.salt)),
+                "PasswordAlgorithm": .string(password.algorithm),
+                "PasswordIterations": .number(Int64(password.iterations)),
+            ]
+        )
     }
 
     // MARK: Connections (patterns 3, 4, 6)
 
     public func recordConnection(_ connection: Connection, ttlSeconds: Int64) async throws {
         let key = Keys.connection(connection.id, in: connection.roomID)
-        try await store.put(Item(pk: key.pk, sk: key.sk, attributes: [
-            "Email": .string(connection.member.email),
-            "Username": .string(connection.member.username),
-            "ConnectedAt": .number(connection.connectedAt),
-        ], ttl: clock.nowSeconds() + ttlSeconds), condition: .none)
+        try await store.put(
+            Item(
+                pk: key.pk,
+                sk: key.sk,
+                attributes: [
+                    "Email": .string(connection.member.email),
+                    "Username": .string(connection.member.username),
+                    "ConnectedAt": .number(connection.connectedAt),
+                ],
+                ttl: clock.nowSeconds() + ttlSeconds
+            ),
+            condition: .none
+        )
     }
 
     /// Deletes a connection; returns it only if this call is the one that removed it.
@@ -81,11 +93,14 @@ public struct ChatRepository: Sendable {
 
     private func connection(from item: Item, roomID: RoomID) -> Connection? {
         guard item.sk.hasPrefix(Keys.connectionPrefix),
-              let email = item[string: "Email"], let username = item[string: "Username"]
+            let email = item[string: "Email"], let username = item[string: "Username"]
         else { return nil }
         return Connection(
-            id: String(item.sk.dropFirst(Keys.connectionPrefix.count)), roomID: roomID,
-            member: Member(email: email, username: username), connectedAt: item[number: "ConnectedAt"] ?? 0)
+            id: String(item.sk.dropFirst(Keys.connectionPrefix.count)),
+            roomID: roomID,
+            member: Member(email: email, username: username),
+            connectedAt: item[number: "ConnectedAt"] ?? 0
+        )
     }
 
     // MARK: Messages (patterns 5, 7)
@@ -126,7 +141,7 @@ public struct ChatRepository: Sendable {
 
     private func originalMessage(for dedupeKey: ItemKey, roomID: RoomID) async throws -> Message? {
         guard let record = try await store.get(dedupeKey), let sk = record[string: "MessageSK"],
-              let item = try await store.get(ItemKey(pk: Keys.room(roomID), sk: sk))
+            let item = try await store.get(ItemKey(pk: Keys.room(roomID), sk: sk))
         else { return nil }
         return message(from: item, roomID: roomID)
     }
@@ -156,8 +171,12 @@ public struct ChatRepository: Sendable {
         var items: [Item] = []
         repeat {
             let page = try await store.query(
-                pk: Keys.room(roomID), skPrefix: Keys.messagePrefix, order: order,
-                limit: limit + 1 - items.count, exclusiveStart: start)
+                pk: Keys.room(roomID),
+                skPrefix: Keys.messagePrefix,
+                order: order,
+                limit: limit + 1 - items.count,
+                exclusiveStart: start
+            )
             items += page.items
             start = page.lastEvaluatedSK
         } while items.count <= limit && start != nil
@@ -181,9 +200,14 @@ public struct ChatRepository: Sendable {
 
     private func message(from item: Item, roomID: RoomID) -> Message? {
         guard let id = Keys.messageID(fromSortKey: item.sk),
-              let text = item[string: "Content"], let from = item[string: "From"], let username = item[string: "Username"]
+            let text = item[string: "Content"], let from = item[string: "From"], let username = item[string: "Username"]
         else { return nil }
-        return Message(id: id, roomID: roomID, from: Member(email: from, username: username), text: text,
-                       clientMessageID: item[string: "ClientMsgId"])
+        return Message(
+            id: id,
+            roomID: roomID,
+            from: Member(email: from, username: username),
+            text: text,
+            clientMessageID: item[string: "ClientMsgId"]
+        )
     }
 }

@@ -30,7 +30,8 @@ public final class ConnectionCache: ChatStore {
 
         /// The index of `sk` in `sorted`, or where it would go.
         func position(of sk: String) -> Int {
-            var low = 0, high = sorted.count
+            var low = 0
+            var high = sorted.count
             while low < high {
                 let middle = (low + high) / 2
                 if sorted[middle].sk < sk { low = middle + 1 } else { high = middle }
@@ -86,10 +87,13 @@ public final class ConnectionCache: ChatStore {
             }
             return (room.sorted, index)
         }
-        let candidates: ArraySlice<Item> = order == .ascending ? sorted[startIndex...] : sorted[..<(exclusiveStart == nil ? sorted.count : startIndex)]
+        let candidates: ArraySlice<Item> =
+            order == .ascending ? sorted[startIndex...] : sorted[..<(exclusiveStart == nil ? sorted.count : startIndex)]
         let page = order == .ascending ? Array(candidates.prefix(limit)) : Array(candidates.suffix(limit).reversed())
-        return QueryPage(items: page.filter { $0.isLive(atSecond: now) },
-                         lastEvaluatedSK: candidates.count > limit ? page.last?.sk : nil)
+        return QueryPage(
+            items: page.filter { $0.isLive(atSecond: now) },
+            lastEvaluatedSK: candidates.count > limit ? page.last?.sk : nil
+        )
     }
 
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {

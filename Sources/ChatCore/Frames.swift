@@ -32,8 +32,13 @@ public enum Frames {
     /// - Parameter keepNewest: true when the page reads backwards (latest, or
     ///   `before` an id): its oldest messages are the ones left out; false when it
     ///   reads forwards (`after` an id): its newest are.
-    public static func messages(_ messages: [Message], roomID: RoomID, hasMore: Bool, keepNewest: Bool,
-                                maxBytes: Int = maxFrameBytes) -> String {
+    public static func messages(
+        _ messages: [Message],
+        roomID: RoomID,
+        hasMore: Bool,
+        keepNewest: Bool,
+        maxBytes: Int = maxFrameBytes
+    ) -> String {
         let whole = Self.messages(messages, roomID: roomID, hasMore: hasMore)
         guard whole.utf8.count > maxBytes else { return whole }
         // Each message's encoding, the frame's own fields (with `true`), and a comma

@@ -80,12 +80,18 @@ public struct PasswordHasher: Sendable {
     static func derive(_ password: String, salt: [UInt8], iterations: Int) async throws -> [UInt8] {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result {
-                    let key = try KDF.Insecure.PBKDF2.deriveKey(
-                        from: Array(password.utf8), salt: salt, using: .sha256,
-                        outputByteCount: 32, unsafeUncheckedRounds: iterations)
-                    return key.withUnsafeBytes { Array($0) }
-                })
+                continuation.resume(
+                    with: Result {
+                        let key = try KDF.Insecure.PBKDF2.deriveKey(
+                            from: Array(password.utf8),
+                            salt: salt,
+                            using: .sha256,
+                            outputByteCount: 32,
+                            unsafeUncheckedRounds: iterations
+                        )
+                        return key.withUnsafeBytes { Array($0) }
+                    }
+                )
             }
         }
     }

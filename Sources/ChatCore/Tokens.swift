@@ -74,9 +74,9 @@ public struct TokenService: Sendable {
     /// HS256 is ever accepted, whatever a library would otherwise try.
     static func headerAlgorithm(of token: String) -> String? {
         guard let header = token.split(separator: ".", omittingEmptySubsequences: false).first,
-              let data = Base64URL.decode(String(header)),
-              let fields = JSONValue.parse(data)?.objectValue,
-              case .string(let algorithm)? = fields["alg"]
+            let data = Base64URL.decode(String(header)),
+            let fields = JSONValue.parse(data)?.objectValue,
+            case .string(let algorithm)? = fields["alg"]
         else { return nil }
         return algorithm
     }

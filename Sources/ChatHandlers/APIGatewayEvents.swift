@@ -47,8 +47,18 @@ public struct HTTPRequestEvent: Codable, Sendable {
         public var time: String
         public var timeEpoch: Int64
 
-        public init(accountId: String = "local", apiId: String = "local", domainName: String, domainPrefix: String = "local",
-                    http: HTTP, requestId: String, routeKey: String, stage: String = "$default", time: String, timeEpoch: Int64) {
+        public init(
+            accountId: String = "local",
+            apiId: String = "local",
+            domainName: String,
+            domainPrefix: String = "local",
+            http: HTTP,
+            requestId: String,
+            routeKey: String,
+            stage: String = "$default",
+            time: String,
+            timeEpoch: Int64
+        ) {
             self.accountId = accountId
             self.apiId = apiId
             self.domainName = domainName
@@ -90,8 +100,16 @@ public struct HTTPRequestEvent: Codable, Sendable {
     public var body: String?
     public var isBase64Encoded: Bool
 
-    public init(routeKey: String, rawPath: String, rawQueryString: String = "", headers: [String: String]?,
-                queryStringParameters: [String: String]? = nil, requestContext: RequestContext, body: String?, isBase64Encoded: Bool = false) {
+    public init(
+        routeKey: String,
+        rawPath: String,
+        rawQueryString: String = "",
+        headers: [String: String]?,
+        queryStringParameters: [String: String]? = nil,
+        requestContext: RequestContext,
+        body: String?,
+        isBase64Encoded: Bool = false
+    ) {
         self.version = "2.0"
         self.routeKey = routeKey
         self.rawPath = rawPath
@@ -157,10 +175,22 @@ public struct WebSocketEvent: Codable, Sendable {
         /// The `$connect` authorizer's context. On AWS its values arrive as strings.
         public var authorizer: [String: String]?
 
-        public init(routeKey: String, eventType: String, connectionId: String, requestId: String, messageId: String? = nil,
-                    domainName: String, stage: String, apiId: String = "local", connectedAt: Int64, requestTimeEpoch: Int64,
-                    messageDirection: String? = "IN", disconnectStatusCode: Int? = nil, disconnectReason: String? = nil,
-                    authorizer: [String: String]?) {
+        public init(
+            routeKey: String,
+            eventType: String,
+            connectionId: String,
+            requestId: String,
+            messageId: String? = nil,
+            domainName: String,
+            stage: String,
+            apiId: String = "local",
+            connectedAt: Int64,
+            requestTimeEpoch: Int64,
+            messageDirection: String? = "IN",
+            disconnectStatusCode: Int? = nil,
+            disconnectReason: String? = nil,
+            authorizer: [String: String]?
+        ) {
             self.routeKey = routeKey
             self.eventType = eventType
             self.connectionId = connectionId
@@ -210,8 +240,13 @@ public struct WebSocketEvent: Codable, Sendable {
     public var body: String?
     public var isBase64Encoded: Bool
 
-    public init(requestContext: RequestContext, headers: [String: String]? = nil, queryStringParameters: [String: String]? = nil,
-                body: String? = nil, isBase64Encoded: Bool = false) {
+    public init(
+        requestContext: RequestContext,
+        headers: [String: String]? = nil,
+        queryStringParameters: [String: String]? = nil,
+        body: String? = nil,
+        isBase64Encoded: Bool = false
+    ) {
         self.requestContext = requestContext
         self.headers = headers
         self.queryStringParameters = queryStringParameters
@@ -255,8 +290,12 @@ public struct AuthorizerEvent: Codable, Sendable {
     public var queryStringParameters: [String: String]?
     public var requestContext: WebSocketEvent.RequestContext?
 
-    public init(methodArn: String, headers: [String: String]?, queryStringParameters: [String: String]?,
-                requestContext: WebSocketEvent.RequestContext?) {
+    public init(
+        methodArn: String,
+        headers: [String: String]?,
+        queryStringParameters: [String: String]?,
+        requestContext: WebSocketEvent.RequestContext?
+    ) {
         self.type = "REQUEST"
         self.methodArn = methodArn
         self.headers = headers
@@ -287,7 +326,8 @@ public struct AuthorizerResponse: Codable, Sendable, Hashable {
         self.principalId = principalId
         self.policyDocument = PolicyDocument(
             Version: "2012-10-17",
-            Statement: [.init(Action: "execute-api:Invoke", Effect: "Allow", Resource: resource)])
+            Statement: [.init(Action: "execute-api:Invoke", Effect: "Allow", Resource: resource)]
+        )
         self.context = context
     }
 }

@@ -39,7 +39,7 @@ extension Handlers {
             try environment.auth.checkFailures(email: account, address: address)
             let refused = ChatError(.invalidCredentials, "email or password is wrong")
             guard let email = try? Validation.email(rawEmail),
-                  let (member, record) = try await repository.member(email: email)
+                let (member, record) = try await repository.member(email: email)
             else {
                 try await hashing { await environment.passwords.burnVerification(password) }
                 environment.auth.recordFailure(email: account, address: address)

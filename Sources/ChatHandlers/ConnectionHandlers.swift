@@ -7,17 +7,21 @@ extension Handlers {
     /// a valid token; on Allow, its context names the member and the room.
     public func authorize(_ event: AuthorizerEvent) async throws -> AuthorizerResponse {
         guard let token = Self.token(query: event.queryStringParameters, headers: event.headers),
-              let claims = await environment.tokens.verify(token)
+            let claims = await environment.tokens.verify(token)
         else {
             metrics.authAttempt(kind: "connect", outcome: ErrorCode.unauthorized.rawValue)
             throw Unauthorized()
         }
         metrics.authAttempt(kind: "connect", outcome: "ok")
-        return AuthorizerResponse(principalId: claims.member.email, resource: event.methodArn, context: [
-            "email": claims.member.email,
-            "username": claims.member.username,
-            "room_id": claims.roomID,
-        ])
+        return AuthorizerResponse(
+            principalId: claims.member.email,
+            resource: event.methodArn,
+            context: [
+                "email": claims.member.email,
+                "username": claims.member.username,
+                "room_id": claims.roomID,
+            ]
+        )
     }
 
     static func token(query: [String: String]?, headers: [String: String]?) -> String? {

@@ -20,10 +20,18 @@ public struct HandlerEnvironment: Sendable {
     /// waits here instead of taking every thread from other rooms and `/health`.
     let historyReads = WorkSlots(slots: max(1, ProcessInfo.processInfo.activeProcessorCount), queue: 100_000)
 
-    public init(store: any ChatStore, tokens: TokenService, passwords: PasswordHasher = PasswordHasher(),
-                delivery: any ConnectionDelivery, rateLimiter: any RateLimiter, clock: any ChatClock,
-                config: ChatConfig = ChatConfig(), logger: Logger, metrics: ChatMetrics = ChatMetrics(),
-                authLimits: AuthGuard.Limits = AuthGuard.Limits()) {
+    public init(
+        store: any ChatStore,
+        tokens: TokenService,
+        passwords: PasswordHasher = PasswordHasher(),
+        delivery: any ConnectionDelivery,
+        rateLimiter: any RateLimiter,
+        clock: any ChatClock,
+        config: ChatConfig = ChatConfig(),
+        logger: Logger,
+        metrics: ChatMetrics = ChatMetrics(),
+        authLimits: AuthGuard.Limits = AuthGuard.Limits()
+    ) {
         self.repository = ChatRepository(store: store, clock: clock)
         self.tokens = tokens
         self.passwords = passwords
@@ -61,7 +69,7 @@ extension WebSocketEvent {
     /// The member and room the `$connect` authorizer vouched for.
     var authorizedConnection: (member: Member, roomID: RoomID)? {
         guard let context = requestContext.authorizer,
-              let email = context["email"], let username = context["username"], let roomID = context["room_id"]
+            let email = context["email"], let username = context["username"], let roomID = context["room_id"]
         else { return nil }
         return (Member(email: email, username: username), roomID)
     }
@@ -73,8 +81,10 @@ extension PasswordHasher {
     public static func forServer(environment: [String: String], logger: Logger) -> PasswordHasher {
         let (hasher, weakened) = configured(environment: environment)
         if weakened {
-            logger.warning("password hashing weakened for a test run",
-                           metadata: ["variable": "\(testIterationsVariable)", "iterations": "\(hasher.iterations)"])
+            logger.warning(
+                "password hashing weakened for a test run",
+                metadata: ["variable": "\(testIterationsVariable)", "iterations": "\(hasher.iterations)"]
+            )
         }
         return hasher
     }

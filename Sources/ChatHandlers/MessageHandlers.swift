@@ -8,11 +8,18 @@ extension Handlers {
     /// included. A resent `client_msg_id` stores nothing and answers only the sender.
     public func sendMessage(_ event: WebSocketEvent, frame parsed: Result<ParsedFrame, ChatError>? = nil) async -> WebSocketResponse {
         await onFrame(event, parsed) { frame, caller in
-            let text = try Validation.messageText(try frame.fields.requiredString("message"),
-                                                  maxLength: environment.config.maxMessageLength)
+            let text = try Validation.messageText(
+                try frame.fields.requiredString("message"),
+                maxLength: environment.config.maxMessageLength
+            )
             let clientMessageID = try frame.fields.string("client_msg_id").map(Validation.clientMessageID)
-            let message = Message(id: environment.messageIDs.next(), roomID: caller.roomID, from: caller.member,
-                                  text: text, clientMessageID: clientMessageID)
+            let message = Message(
+                id: environment.messageIDs.next(),
+                roomID: caller.roomID,
+                from: caller.member,
+                text: text,
+                clientMessageID: clientMessageID
+            )
             switch try await repository.saveMessage(message, retentionSeconds: environment.config.messageRetentionSeconds) {
             case .saved(let message):
                 metrics.messagesStoredCount.increment()
@@ -84,8 +91,11 @@ extension Handlers {
     /// The steps every frame takes, in the contract's order: rate limit, then the
     /// frame's shape, then the route's own work. A refusal becomes an error frame
     /// to the caller alone; the connection stays open.
-    private func onFrame(_ event: WebSocketEvent, _ parsed: Result<ParsedFrame, ChatError>?,
-                         _ work: (ParsedFrame, Caller) async throws -> Void) async -> WebSocketResponse {
+    private func onFrame(
+        _ event: WebSocketEvent,
+        _ parsed: Result<ParsedFrame, ChatError>?,
+        _ work: (ParsedFrame, Caller) async throws -> Void
+    ) async -> WebSocketResponse {
         let connectionID = event.requestContext.connectionId
         guard let (member, roomID) = event.authorizedConnection else { return WebSocketResponse(statusCode: 401) }
         let route = event.requestContext.routeKey

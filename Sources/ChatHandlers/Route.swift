@@ -76,8 +76,11 @@ extension Handlers {
     /// that route takes, handled, and the answer's JSON. `handlers` gives the
     /// handlers for a WebSocket event (delivery aimed at its stage). The
     /// authorizer's refusal is thrown as `Unauthorized`.
-    public static func invoke(_ route: Route, event: [UInt8],
-                              handlers: (WebSocketEvent.RequestContext?) throws -> Handlers) async throws -> [UInt8] {
+    public static func invoke(
+        _ route: Route,
+        event: [UInt8],
+        handlers: (WebSocketEvent.RequestContext?) throws -> Handlers
+    ) async throws -> [UInt8] {
         let decoder = JSONDecoder()
         let encoder = JSONEncoder()
         switch route.kind {

@@ -14,20 +14,42 @@ import Synchronization
 
 extension LocalGateway {
     func event(_ session: Session, route: String, eventType: String, body: String? = nil, isBase64Encoded: Bool = false) -> WebSocketEvent {
-        let context = requestContext(route: route, eventType: eventType, connectionID: session.id,
-                                     connectedAt: session.connectedAt, authorizer: session.authorizer)
+        let context = requestContext(
+            route: route,
+            eventType: eventType,
+            connectionID: session.id,
+            connectedAt: session.connectedAt,
+            authorizer: session.authorizer
+        )
         let connecting = eventType == "CONNECT"
-        return WebSocketEvent(requestContext: context, headers: connecting ? session.headers : nil,
-                              queryStringParameters: connecting ? session.query : nil, body: body, isBase64Encoded: isBase64Encoded)
+        return WebSocketEvent(
+            requestContext: context,
+            headers: connecting ? session.headers : nil,
+            queryStringParameters: connecting ? session.query : nil,
+            body: body,
+            isBase64Encoded: isBase64Encoded
+        )
     }
 
-    func requestContext(route: String, eventType: String, connectionID: ConnectionID, connectedAt: Milliseconds,
-                        authorizer: [String: String]?) -> WebSocketEvent.RequestContext {
+    func requestContext(
+        route: String,
+        eventType: String,
+        connectionID: ConnectionID,
+        connectedAt: Milliseconds,
+        authorizer: [String: String]?
+    ) -> WebSocketEvent.RequestContext {
         WebSocketEvent.RequestContext(
-            routeKey: route, eventType: eventType, connectionId: connectionID, requestId: UUID().uuidString,
+            routeKey: route,
+            eventType: eventType,
+            connectionId: connectionID,
+            requestId: UUID().uuidString,
             messageId: eventType == "MESSAGE" ? UUID().uuidString : nil,
-            domainName: "\(configuration.host):\(configuration.port)", stage: configuration.stage,
-            connectedAt: connectedAt, requestTimeEpoch: handlers.environment.clock.now(), authorizer: authorizer)
+            domainName: "\(configuration.host):\(configuration.port)",
+            stage: configuration.stage,
+            connectedAt: connectedAt,
+            requestTimeEpoch: handlers.environment.clock.now(),
+            authorizer: authorizer
+        )
     }
 
     /// An id in the style of API Gateway's: 16 random bytes, base64url.

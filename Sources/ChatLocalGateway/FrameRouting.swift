@@ -28,7 +28,10 @@ extension LocalGateway {
             _ = await handlers.handle(route, event(session, route: route.routeKey, eventType: "MESSAGE", body: text), frame: frame)
         case .binary(let buffer):
             let body = Data(buffer.readableBytesView).base64EncodedString()
-            _ = await handlers.handle(.default, event(session, route: Route.default.routeKey, eventType: "MESSAGE", body: body, isBase64Encoded: true))
+            _ = await handlers.handle(
+                .default,
+                event(session, route: Route.default.routeKey, eventType: "MESSAGE", body: body, isBase64Encoded: true)
+            )
         }
     }
 }

@@ -35,8 +35,14 @@ extension LocalGateway {
         router.add(middleware: ContractErrors(maxBodyBytes: configuration.maxRequestBodyBytes, allowedMethods: allowed))
         // The web client, shipped with the package: `/` is its index.html.
         if let folder = Bundle.module.resourceURL?.appendingPathComponent("Public").path {
-            router.add(middleware: FileMiddleware<GatewayRequestContext, LocalFileSystem>(
-                folder, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true, logger: logger))
+            router.add(
+                middleware: FileMiddleware<GatewayRequestContext, LocalFileSystem>(
+                    folder,
+                    cacheControl: .init([(MediaType(type: .any), [.noCache])]),
+                    searchForIndexHtml: true,
+                    logger: logger
+                )
+            )
         }
 
         let handlers = self.handlers
@@ -65,8 +71,12 @@ extension LocalGateway {
 
     /// Builds API Gateway's HTTP event from the request, calls the handler, and
     /// writes its response back.
-    private func invoke(_ handler: @Sendable (HTTPRequestEvent) async -> HTTPAPIResponse, _ request: Request,
-                        _ context: GatewayRequestContext, route: String) async throws -> Response {
+    private func invoke(
+        _ handler: @Sendable (HTTPRequestEvent) async -> HTTPAPIResponse,
+        _ request: Request,
+        _ context: GatewayRequestContext,
+        route: String
+    ) async throws -> Response {
         let body = try await request.body.collect(upTo: configuration.maxRequestBodyBytes)
         let now = handlers.environment.clock.now()
         let headers = Self.headerDictionary(request.headers)
@@ -74,16 +84,28 @@ extension LocalGateway {
         let bytes = Array(body.readableBytesView)
         let text = String(validating: bytes, as: UTF8.self)
         let event = HTTPRequestEvent(
-            routeKey: route, rawPath: request.uri.path, rawQueryString: request.uri.query ?? "", headers: headers,
+            routeKey: route,
+            rawPath: request.uri.path,
+            rawQueryString: request.uri.query ?? "",
+            headers: headers,
             queryStringParameters: Self.queryDictionary(request.uri),
             requestContext: .init(
                 domainName: "\(configuration.host):\(configuration.port)",
-                http: .init(method: request.method.rawValue, path: request.uri.path, sourceIp: context.remoteAddress,
-                            userAgent: headers["user-agent"] ?? ""),
-                requestId: requestID, routeKey: route,
-                time: Date(timeIntervalSince1970: Double(now) / 1000).formatted(.iso8601), timeEpoch: now),
+                http: .init(
+                    method: request.method.rawValue,
+                    path: request.uri.path,
+                    sourceIp: context.remoteAddress,
+                    userAgent: headers["user-agent"] ?? ""
+                ),
+                requestId: requestID,
+                routeKey: route,
+                time: Date(timeIntervalSince1970: Double(now) / 1000).formatted(.iso8601),
+                timeEpoch: now
+            ),
             // Bytes that are not text go as API Gateway sends binary: base64, flagged.
-            body: text ?? Data(bytes).base64EncodedString(), isBase64Encoded: text == nil)
+            body: text ?? Data(bytes).base64EncodedString(),
+            isBase64Encoded: text == nil
+        )
         // Work for a client that has hung up (a password hash) is not done (PROTOCOL.md §2b).
         let client = ChannelClient(channel: context.channel)
         let response = await LogContext.request(requestID) {
@@ -93,8 +115,11 @@ extension LocalGateway {
         for (name, value) in response.headers ?? [:] {
             if let name = HTTPField.Name(name) { fields[name] = value }
         }
-        return Response(status: .init(code: response.statusCode), headers: fields,
-                        body: .init(byteBuffer: ByteBuffer(string: response.body ?? "")))
+        return Response(
+            status: .init(code: response.statusCode),
+            headers: fields,
+            body: .init(byteBuffer: ByteBuffer(string: response.body ?? ""))
+        )
     }
 
     static func json(status: HTTPResponse.Status, _ body: String) -> Response {
@@ -146,9 +171,11 @@ struct ContractErrors: RouterMiddleware {
             return ContractError(status: .contentTooLarge, ChatError(.payloadTooLarge, "body: larger than \(maxBodyBytes) bytes")).response
         } catch let error as HTTPError where error.status == .notFound {
             if let method = allowedMethods[request.uri.path] {
-                return ContractError(status: .methodNotAllowed,
-                                     ChatError(.methodNotAllowed, "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(method.rawValue)"),
-                                     headers: [.allow: method.rawValue]).response
+                return ContractError(
+                    status: .methodNotAllowed,
+                    ChatError(.methodNotAllowed, "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(method.rawValue)"),
+                    headers: [.allow: method.rawValue]
+                ).response
             }
             return ContractError(status: .notFound, ChatError(.notFound, "no route for \(request.method.rawValue) \(request.uri.path)")).response
         } catch let error as any HTTPResponseError {

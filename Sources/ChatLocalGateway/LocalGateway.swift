@@ -28,16 +28,23 @@ public struct LocalGateway: Sendable {
     ///     it replaces the environment's own.
     ///   - makeEnvironment: builds the handlers' environment around the
     ///     delivery seam the gateway provides.
-    public init(configuration: GatewayConfiguration, logger: Logger, metrics: ChatMetrics = ChatMetrics(),
-                makeEnvironment: (any ConnectionDelivery) -> HandlerEnvironment) {
+    public init(
+        configuration: GatewayConfiguration,
+        logger: Logger,
+        metrics: ChatMetrics = ChatMetrics(),
+        makeEnvironment: (any ConnectionDelivery) -> HandlerEnvironment
+    ) {
         let registry = ConnectionRegistry(maxPendingFrames: configuration.maxQueuedFramesPerConnection, metrics: metrics)
         self.registry = registry
         var environment = makeEnvironment(LocalDelivery(registry: registry))
         environment.metrics = metrics
         self.handlers = Handlers(environment)
-        self.accepted = AcceptedConnections(limits: .init(
-            maxConnections: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerAddress,
-            headerTimeout: TimeAmount(configuration.headerTimeout))
+        self.accepted = AcceptedConnections(
+            limits: .init(
+                maxConnections: configuration.maxConnections,
+                maxPerAddress: configuration.maxConnectionsPerAddress,
+                headerTimeout: TimeAmount(configuration.headerTimeout)
+            )
         ) { cap in metrics.throttle(kind: cap) }
         self.configuration = configuration
         self.logger = logger
@@ -54,18 +61,29 @@ public struct LocalGateway: Sendable {
     /// HTTP server drain.
     /// - Parameter onRunning: called with the bound port once listening (port 0 picks one).
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
-        GatewayService(application: hummingbirdApplication(onRunning: onRunning), registry: registry, accepted: accepted,
-                       grace: configuration.shutdownGrace)
+        GatewayService(
+            application: hummingbirdApplication(onRunning: onRunning),
+            registry: registry,
+            accepted: accepted,
+            grace: configuration.shutdownGrace
+        )
     }
 
     func hummingbirdApplication(onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol & Service {
         let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: configuration.maxFrameBytes, extensions: [], autoPing: .disabled, validateUTF8: true)
+            maxFrameSize: configuration.maxFrameBytes,
+            extensions: [],
+            autoPing: .disabled,
+            validateUTF8: true
+        )
         let gateway = self
         return Application(
             router: httpRouter(),
-            server: .http1WebSocketUpgrade(configuration: .init(
-                http1: .init(idleTimeout: TimeAmount(configuration.keepAliveTimeout)), ws: webSocket)
+            server: .http1WebSocketUpgrade(
+                configuration: .init(
+                    http1: .init(idleTimeout: TimeAmount(configuration.keepAliveTimeout)),
+                    ws: webSocket
+                )
             ) { head, channel, _ in
                 await gateway.shouldUpgrade(head, channel: channel)
             },
@@ -78,6 +96,7 @@ public struct LocalGateway: Sendable {
                 }
                 await onRunning(channel.localAddress?.port ?? gateway.configuration.port)
             },
-            logger: logger)
+            logger: logger
+        )
     }
 }

@@ -25,6 +25,7 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
         if let host, !host.isEmpty, host.allSatisfy({ $0.isLetter || $0.isNumber || ".-:[]".contains($0) }), host.allSatisfy(\.isASCII) {
             connect += " ws://\(host) wss://\(host)"
         }
-        return "default-src 'self'; connect-src \(connect); img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+        return
+            "default-src 'self'; connect-src \(connect); img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
     }
 }

@@ -15,7 +15,10 @@ import Synchronization
 extension LocalGateway {
     /// `$connect`'s authorizer runs here, before the upgrade: a refusal is a 401
     /// with the contract's error body and nothing is recorded.
-    func shouldUpgrade(_ head: HTTPRequest, channel: any Channel) async
+    func shouldUpgrade(
+        _ head: HTTPRequest,
+        channel: any Channel
+    ) async
         -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     {
         let uri = URI(head.path ?? "/")
@@ -27,23 +30,39 @@ extension LocalGateway {
         return await LogContext.connection(connectionID) { await upgrade(head, uri: uri, channel: channel, connectionID: connectionID) }
     }
 
-    private func upgrade(_ head: HTTPRequest, uri: URI, channel: any Channel, connectionID: ConnectionID) async
+    private func upgrade(
+        _ head: HTTPRequest,
+        uri: URI,
+        channel: any Channel,
+        connectionID: ConnectionID
+    ) async
         -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
     {
         let now = handlers.environment.clock.now()
         let headers = Self.headerDictionary(head.headerFields)
         let query = Self.queryDictionary(uri)
-        let context = requestContext(route: Route.connect.routeKey, eventType: "CONNECT", connectionID: connectionID,
-                                     connectedAt: now, authorizer: nil)
+        let context = requestContext(
+            route: Route.connect.routeKey,
+            eventType: "CONNECT",
+            connectionID: connectionID,
+            connectedAt: now,
+            authorizer: nil
+        )
         let authorizerEvent = AuthorizerEvent(
             methodArn: "arn:aws:execute-api:local:000000000000:local/\(configuration.stage)/$connect",
-            headers: headers, queryStringParameters: query, requestContext: context)
+            headers: headers,
+            queryStringParameters: query,
+            requestContext: context
+        )
         let authorized: [String: String]
         do {
             authorized = try await handlers.authorize(authorizerEvent).context
         } catch {
-            await refuseUpgrade(on: channel, status: .unauthorized,
-                                body: ChatError(.unauthorized, "token: missing, malformed, tampered or expired").httpBody)
+            await refuseUpgrade(
+                on: channel,
+                status: .unauthorized,
+                body: ChatError(.unauthorized, "token: missing, malformed, tampered or expired").httpBody
+            )
             return .dontUpgrade
         }
         // `$connect` runs before the upgrade completes, as on API Gateway: when the
@@ -51,20 +70,30 @@ extension LocalGateway {
         // frames sent to it meanwhile wait in the registry instead of finding it gone.
         let session = Session(id: connectionID, connectedAt: now, authorizer: authorized, headers: headers, query: query)
         // A reader that falls this far behind is disconnected (see ConnectionRegistry).
-        _ = try? await channel.setOption(ChannelOptions.writeBufferWaterMark,
-                                         value: .init(low: configuration.maxBufferedBytesPerConnection / 2,
-                                                      high: configuration.maxBufferedBytesPerConnection)).get()
+        _ = try? await channel.setOption(
+            ChannelOptions.writeBufferWaterMark,
+            value: .init(
+                low: configuration.maxBufferedBytesPerConnection / 2,
+                high: configuration.maxBufferedBytesPerConnection
+            )
+        ).get()
         guard registry.add(session.id, for: session.member, maxPerMember: configuration.maxSocketsPerMember) else {
             handlers.environment.metrics.throttle(kind: "sockets_per_member")
-            await refuseUpgrade(on: channel, status: .tooManyRequests,
-                                body: ChatError(.rateLimited, "too many connections: close one of yours in this room first").httpBody)
+            await refuseUpgrade(
+                on: channel,
+                status: .tooManyRequests,
+                body: ChatError(.rateLimited, "too many connections: close one of yours in this room first").httpBody
+            )
             return .dontUpgrade
         }
         let connected = await handlers.handle(.connect, event(session, route: Route.connect.routeKey, eventType: "CONNECT"))
         guard connected.statusCode == 200 else {
             registry.remove(session.id, for: session.member)
-            await refuseUpgrade(on: channel, status: .internalServerError,
-                                body: ChatError(.internalError, "could not join the room").httpBody)
+            await refuseUpgrade(
+                on: channel,
+                status: .internalServerError,
+                body: ChatError(.internalError, "could not join the room").httpBody
+            )
             return .dontUpgrade
         }
         // The idle clock starts now, not before a slow `$connect`.

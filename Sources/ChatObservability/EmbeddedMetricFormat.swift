@@ -68,12 +68,13 @@ public final class EmbeddedMetricFormat: MetricsFactory, Sendable {
                     definitions.append(["Name": key.name, "Unit": unit])
                 }
                 guard !definitions.isEmpty else { break }
-                root["_aws"] = [
-                    "Timestamp": Int64(timestamp.timeIntervalSince1970 * 1000),
-                    "CloudWatchMetrics": [
-                        ["Namespace": namespace, "Dimensions": [dimensions.keys.sorted()], "Metrics": definitions] as [String: Any]
-                    ],
-                ] as [String: Any]
+                root["_aws"] =
+                    [
+                        "Timestamp": Int64(timestamp.timeIntervalSince1970 * 1000),
+                        "CloudWatchMetrics": [
+                            ["Namespace": namespace, "Dimensions": [dimensions.keys.sorted()], "Metrics": definitions] as [String: Any]
+                        ],
+                    ] as [String: Any]
                 if let data = try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes]) {
                     lines.append(String(decoding: data, as: UTF8.self))
                 }
@@ -96,14 +97,20 @@ public final class EmbeddedMetricFormat: MetricsFactory, Sendable {
 
     fileprivate func add(_ label: String, _ dimensions: [(String, String)], _ amount: Double) {
         record(label, dimensions) { aggregate in
-            guard case .sum(let total, let unit)? = aggregate else { return aggregate = .sum(amount, unit: "Count") }
+            guard case .sum(let total, let unit)? = aggregate else {
+                aggregate = .sum(amount, unit: "Count")
+                return
+            }
             aggregate = .sum(total + amount, unit: unit)
         }
     }
 
     fileprivate func append(_ label: String, _ dimensions: [(String, String)], _ value: Double, unit: String) {
         record(label, dimensions) { aggregate in
-            guard case .values(let values, _)? = aggregate else { return aggregate = .values([value], unit: unit) }
+            guard case .values(let values, _)? = aggregate else {
+                aggregate = .values([value], unit: unit)
+                return
+            }
             aggregate = .values(values + [value], unit: unit)
         }
     }

@@ -6,6 +6,7 @@ import NIOPosix
 import SQLiteNIO
 import ServiceLifecycle
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,8 +44,13 @@ public final class SQLiteStore: ChatStore {
     /// - Parameters:
     ///   - durability: `normal` unless power-loss durability is worth an fsync per commit.
     ///   - commitTimer: records how long each batch of writes takes to commit.
-    public static func open(path: String, clock: any ChatClock, logger: Logger = Logger(label: "chatroom.sqlite"),
-                            durability: Durability = .normal, commitTimer: CoreMetrics.Timer? = nil) async throws -> SQLiteStore {
+    public static func open(
+        path: String,
+        clock: any ChatClock,
+        logger: Logger = Logger(label: "chatroom.sqlite"),
+        durability: Durability = .normal,
+        commitTimer: CoreMetrics.Timer? = nil
+    ) async throws -> SQLiteStore {
         // Created readable by its owner only (it holds password hashes); SQLite
         // gives the -wal and -shm files the database file's mode.
         let created = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
@@ -57,12 +63,14 @@ public final class SQLiteStore: ChatStore {
             for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=\(durability.rawValue.uppercased())", "PRAGMA busy_timeout=5000"] {
                 _ = try await writer.query(pragma)
             }
-            _ = try await writer.query("""
+            _ = try await writer.query(
+                """
                 CREATE TABLE IF NOT EXISTS items (
                     pk TEXT NOT NULL, sk TEXT NOT NULL, attrs TEXT NOT NULL, ttl INTEGER,
                     PRIMARY KEY (pk, sk)
                 ) WITHOUT ROWID
-                """)
+                """
+            )
             _ = try await writer.query("CREATE INDEX IF NOT EXISTS items_ttl ON items(ttl) WHERE ttl IS NOT NULL")
             // Several readers (WAL mode lets them read beside the writer), so that
             // one flood of history requests does not queue every other read.
@@ -73,16 +81,30 @@ public final class SQLiteStore: ChatStore {
                 readers.append(reader)
             }
             let pinger = readers.removeLast()
-            return SQLiteStore(writer: writer, readers: ReaderPool(readers), pinger: pinger, writerPool: pool, clock: clock, logger: logger,
-                               commitTimer: commitTimer)
+            return SQLiteStore(
+                writer: writer,
+                readers: ReaderPool(readers),
+                pinger: pinger,
+                writerPool: pool,
+                clock: clock,
+                logger: logger,
+                commitTimer: commitTimer
+            )
         } catch {
             try? await pool.shutdownGracefully()
             throw error
         }
     }
 
-    private init(writer: SQLiteConnection, readers: ReaderPool, pinger: SQLiteConnection, writerPool: NIOThreadPool, clock: any ChatClock, logger: Logger,
-                 commitTimer: CoreMetrics.Timer?) {
+    private init(
+        writer: SQLiteConnection,
+        readers: ReaderPool,
+        pinger: SQLiteConnection,
+        writerPool: NIOThreadPool,
+        clock: any ChatClock,
+        logger: Logger,
+        commitTimer: CoreMetrics.Timer?
+    ) {
         self.writer = writer
         self.readers = readers
         self.pinger = pinger
@@ -118,16 +140,21 @@ public final class SQLiteStore: ChatStore {
     }
 
     public func get(_ key: ItemKey) async throws -> Item? {
-        let rows = try await readers.read { try await $0.query(
-            "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
-            [.text(key.pk), .text(key.sk), .integer(Int(clock.nowSeconds()))]) }
+        let rows = try await readers.read {
+            try await $0.query(
+                "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
+                [.text(key.pk), .text(key.sk), .integer(Int(clock.nowSeconds()))]
+            )
+        }
         return try rows.first.map(Self.item)
     }
 
     public func delete(_ key: ItemKey) async throws -> Item? {
         try await write { db in
             let rows = try await db.query(
-                "DELETE FROM items WHERE pk = ?1 AND sk = ?2 RETURNING pk, sk, attrs, ttl", [.text(key.pk), .text(key.sk)])
+                "DELETE FROM items WHERE pk = ?1 AND sk = ?2 RETURNING pk, sk, attrs, ttl",
+                [.text(key.pk), .text(key.sk)]
+            )
             return try rows.first.map(Self.item)
         }
     }
@@ -224,20 +251,23 @@ public final class SQLiteStore: ChatStore {
         case .none:
             _ = try await db.query("INSERT OR REPLACE INTO items (pk, sk, attrs, ttl) VALUES (?1, ?2, ?3, ?4)", Array(binds.prefix(4)))
         case .absent:
-            let written = try await db.query("""
+            let written = try await db.query(
+                """
                 INSERT INTO items (pk, sk, attrs, ttl) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (pk, sk) DO UPDATE SET attrs = excluded.attrs, ttl = excluded.ttl
                 WHERE items.ttl IS NOT NULL AND items.ttl <= ?5
                 RETURNING 1
-                """, binds)
+                """,
+                binds
+            )
             if written.isEmpty { throw StoreError.conditionFailed }
         }
     }
 
     private static func item(_ row: SQLiteRow) throws -> Item {
         guard case .text(let pk)? = row.column("pk"), case .text(let sk)? = row.column("sk"),
-              case .text(let attrs)? = row.column("attrs"),
-              let object = JSONValue.parse(attrs)?.objectValue, let attributes = ItemCodec.attributes(object)
+            case .text(let attrs)? = row.column("attrs"),
+            let object = JSONValue.parse(attrs)?.objectValue, let attributes = ItemCodec.attributes(object)
         else { throw StoreError.unavailable("a stored row is not an item") }
         var ttl: Int64?
         if case .integer(let value)? = row.column("ttl") { ttl = Int64(value) }
@@ -270,7 +300,8 @@ public final class SQLiteStore: ChatStore {
                         return { continuation.resume(throwing: StoreError.mapping(error, doing: "write")) }
                     }
                 },
-                fail: { continuation.resume(throwing: $0) })
+                fail: { continuation.resume(throwing: $0) }
+            )
             if !writes.submit(job) { continuation.resume(throwing: StoreError.unavailable("the store is closed")) }
         }
     }

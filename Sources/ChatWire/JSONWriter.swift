@@ -41,7 +41,9 @@ public struct JSONWriter: Sendable {
             case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                bytes.append(contentsOf: [
+                    UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
+                ])
             default: bytes.append(byte)
             }
         }
@@ -63,10 +65,22 @@ public struct JSONWriter: Sendable {
             json.bytes.append(UInt8(ascii: ":"))
         }
 
-        public mutating func field(_ name: String, _ value: String) { key(name); json.string(value) }
-        public mutating func field(_ name: String, _ value: Int64) { key(name); json.integer(value) }
-        public mutating func field(_ name: String, _ value: Bool) { key(name); json.bool(value) }
-        public mutating func field(_ name: String, _ value: (inout JSONWriter) -> Void) { key(name); value(&json) }
+        public mutating func field(_ name: String, _ value: String) {
+            key(name)
+            json.string(value)
+        }
+        public mutating func field(_ name: String, _ value: Int64) {
+            key(name)
+            json.integer(value)
+        }
+        public mutating func field(_ name: String, _ value: Bool) {
+            key(name)
+            json.bool(value)
+        }
+        public mutating func field(_ name: String, _ value: (inout JSONWriter) -> Void) {
+            key(name)
+            value(&json)
+        }
         /// Writes the field only when the value is present.
         public mutating func optionalField(_ name: String, _ value: String?) {
             if let value { field(name, value) }

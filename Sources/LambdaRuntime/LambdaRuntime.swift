@@ -111,7 +111,8 @@ public struct LambdaRuntime: Sendable {
             deadline: response.headers.first(name: "Lambda-Runtime-Deadline-Ms").flatMap { Int64($0) } ?? 0,
             invokedFunctionARN: response.headers.first(name: "Lambda-Runtime-Invoked-Function-Arn") ?? "",
             traceID: response.headers.first(name: "Lambda-Runtime-Trace-Id"),
-            logger: logger)
+            logger: logger
+        )
         return (context, Array(body.readableBytesView))
     }
 

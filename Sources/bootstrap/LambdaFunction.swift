@@ -44,7 +44,10 @@ struct LambdaFunction: Sendable {
         }
         let handlerName = try required("_HANDLER")
         guard let name = Route(rawValue: handlerName.split(separator: ".").last.map(String.init) ?? handlerName) else {
-            throw FunctionError(type: "Runtime.Configuration", message: "_HANDLER \(handlerName) names no route; use one of \(Route.allCases.map(\.rawValue))")
+            throw FunctionError(
+                type: "Runtime.Configuration",
+                message: "_HANDLER \(handlerName) names no route; use one of \(Route.allCases.map(\.rawValue))"
+            )
         }
         guard let credentials = AWSCredentials.fromEnvironment(variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "no AWS credentials in the environment")
@@ -66,8 +69,11 @@ struct LambdaFunction: Sendable {
         self.endpointOverride = try endpoint("AWS_ENDPOINT_URL")
         self.connectionsEndpoint = try endpoint("CONNECTIONS_ENDPOINT")
         let clock = SystemClock()
-        let store = DynamoDBStore(client: DynamoDBClient(endpoint: dynamoEndpoint, credentials: credentials, region: region, http: http, logger: logger),
-                                  table: table, clock: clock)
+        let store = DynamoDBStore(
+            client: DynamoDBClient(endpoint: dynamoEndpoint, credentials: credentials, region: region, http: http, logger: logger),
+            table: table,
+            clock: clock
+        )
         let config: ChatConfig
         do {
             config = try ChatConfig(environment: variables)
@@ -97,13 +103,26 @@ struct LambdaFunction: Sendable {
         // Lambda container sees only some of a connection's frames.
         self.metrics = EmbeddedMetricFormat(namespace: "Chatroom", dimensions: [("function", name.rawValue)])
         self.environment = HandlerEnvironment(
-            store: store, tokens: tokens, passwords: passwords, delivery: UnconfiguredDelivery(),
-            rateLimiter: UnlimitedRate(), clock: clock, config: config, logger: logger, metrics: ChatMetrics(factory: metrics))
+            store: store,
+            tokens: tokens,
+            passwords: passwords,
+            delivery: UnconfiguredDelivery(),
+            rateLimiter: UnlimitedRate(),
+            clock: clock,
+            config: config,
+            logger: logger,
+            metrics: ChatMetrics(factory: metrics)
+        )
     }
 
     /// The token secret: from Secrets Manager (`JWT_SECRET_ARN`), else `JWT_SECRET`, else none.
-    static func tokenSecret(_ variables: [String: String], credentials: AWSCredentials, region: String, http: HTTPClient,
-                            logger: Logger) async throws -> String? {
+    static func tokenSecret(
+        _ variables: [String: String],
+        credentials: AWSCredentials,
+        region: String,
+        http: HTTPClient,
+        logger: Logger
+    ) async throws -> String? {
         guard let arn = variables["JWT_SECRET_ARN"], !arn.isEmpty else { return variables["JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 } }
         guard let endpoint = SecretsManagerClient.endpoint(region: region, environment: variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "the Secrets Manager endpoint is not a URL")
@@ -123,9 +142,13 @@ struct LambdaFunction: Sendable {
             for line in metrics.flush() { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         }
         // Retries (DynamoDB, @connections) stop in time for the answer to be posted.
-        let deadline = context.deadline > 0
-            ? CallDeadline.instant(epochMilliseconds: context.deadline, margin: Self.deadlineMargin,
-                                   nowEpochMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        let deadline =
+            context.deadline > 0
+            ? CallDeadline.instant(
+                epochMilliseconds: context.deadline,
+                margin: Self.deadlineMargin,
+                nowEpochMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)
+            )
             : nil
         return try await CallDeadline.$current.withValue(deadline) {
             try await LogContext.request(context.requestID) { try await route(event) }
@@ -147,12 +170,17 @@ struct LambdaFunction: Sendable {
     private func handlers(_ context: WebSocketEvent.RequestContext?) throws -> Handlers {
         guard let context else { return Handlers(environment) }
         guard let endpoint = managementEndpoint(for: context) else {
-            throw FunctionError(type: "Runtime.BadEvent", message: "no @connections endpoint for domain \(context.domainName) and stage \(context.stage)")
+            throw FunctionError(
+                type: "Runtime.BadEvent",
+                message: "no @connections endpoint for domain \(context.domainName) and stage \(context.stage)"
+            )
         }
         var environment = self.environment
         environment.delivery = ManagementAPIDelivery(
             client: APIGatewayManagementClient(endpoint: endpoint, credentials: credentials, region: region, http: http),
-            maxConcurrentPosts: Self.maxConcurrentPosts, logger: environment.logger)
+            maxConcurrentPosts: Self.maxConcurrentPosts,
+            logger: environment.logger
+        )
         return Handlers(environment)
     }
 

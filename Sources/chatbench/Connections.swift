@@ -20,7 +20,10 @@ struct ConnectStorm: AsyncParsableCommand {
                 tokens += try await Accounts.tokens(api: api, prefix: "s\(runID)r\(room)", count: 1, room: "storm-\(runID)-\(room)")
             }
         }
-        let base = options.webSocketURL, baseline = options.baseline, roomCount = rooms, tokenPool = tokens
+        let base = options.webSocketURL
+        let baseline = options.baseline
+        let roomCount = rooms
+        let tokenPool = tokens
         let before = ProcessSample.read(pid: options.serverPid)
         let start = now()
         let sockets = try await openSockets(count: connections, parallelism: parallelism) { index in
@@ -36,11 +39,16 @@ struct ConnectStorm: AsyncParsableCommand {
             ("connects/s", format(Double(sockets.count) / elapsed, 0)),
         ]
         if let cpu { rows.append(("server CPU per connect", "\(format(cpu, 0)) µs")) }
-        try report("connect storm", rows, json: [
-            "scenario": "connect-storm", "label": options.label ?? (baseline ? "baseline" : "chatroom"),
-            "connections": sockets.count, "connects_per_second": Double(sockets.count) / elapsed,
-            "server_cpu_us_per_connect": cpu as Any? ?? NSNull(),
-        ], to: options.json)
+        try report(
+            "connect storm",
+            rows,
+            json: [
+                "scenario": "connect-storm", "label": options.label ?? (baseline ? "baseline" : "chatroom"),
+                "connections": sockets.count, "connects_per_second": Double(sockets.count) / elapsed,
+                "server_cpu_us_per_connect": cpu as Any? ?? NSNull(),
+            ],
+            to: options.json
+        )
         if sockets.count != connections { throw ValidationError("some connections failed") }
     }
 }
@@ -62,12 +70,17 @@ struct IdleConnections: AsyncParsableCommand {
         if !options.baseline {
             let api = ChatAPI(baseURL: options.server)
             for room in 0..<rooms {
-                tokens.append(try await Accounts.tokens(api: api, prefix: "i\(runID)r\(room)", count: min(members, connections), room: "idle-\(runID)-\(room)"))
+                tokens.append(
+                    try await Accounts.tokens(api: api, prefix: "i\(runID)r\(room)", count: min(members, connections), room: "idle-\(runID)-\(room)")
+                )
             }
         }
         try await Task.sleep(for: .seconds(1))
         let before = ProcessSample.read(pid: options.serverPid)!
-        let base = options.webSocketURL, baseline = options.baseline, roomCount = rooms, tokenPool = tokens
+        let base = options.webSocketURL
+        let baseline = options.baseline
+        let roomCount = rooms
+        let tokenPool = tokens
         let start = now()
         let sockets = try await openSockets(count: connections, parallelism: parallelism) { index in
             let room = index % roomCount
@@ -78,16 +91,21 @@ struct IdleConnections: AsyncParsableCommand {
         let after = ProcessSample.read(pid: options.serverPid)!
         let perConnection = Double(after.rssBytes - before.rssBytes) / Double(max(sockets.count, 1))
         for socket in sockets { await socket.close() }
-        try report("idle connections", [
-            ("server", options.label ?? (baseline ? "baseline" : "chatroom")),
-            ("connections held", "\(sockets.count) of \(connections) (opened in \(format(connectSeconds, 1)) s)"),
-            ("server RSS before / after", "\(before.rssBytes / 1_048_576) / \(after.rssBytes / 1_048_576) MiB"),
-            ("server RSS per connection", "\(format(perConnection / 1024, 1)) KB"),
-        ], json: [
-            "scenario": "idle", "label": options.label ?? (baseline ? "baseline" : "chatroom"),
-            "connections": sockets.count, "rss_before": before.rssBytes, "rss_after": after.rssBytes,
-            "rss_bytes_per_connection": perConnection,
-        ], to: options.json)
+        try report(
+            "idle connections",
+            [
+                ("server", options.label ?? (baseline ? "baseline" : "chatroom")),
+                ("connections held", "\(sockets.count) of \(connections) (opened in \(format(connectSeconds, 1)) s)"),
+                ("server RSS before / after", "\(before.rssBytes / 1_048_576) / \(after.rssBytes / 1_048_576) MiB"),
+                ("server RSS per connection", "\(format(perConnection / 1024, 1)) KB"),
+            ],
+            json: [
+                "scenario": "idle", "label": options.label ?? (baseline ? "baseline" : "chatroom"),
+                "connections": sockets.count, "rss_before": before.rssBytes, "rss_after": after.rssBytes,
+                "rss_bytes_per_connection": perConnection,
+            ],
+            to: options.json
+        )
         if sockets.count != connections { throw ValidationError("some connections failed") }
     }
 }

@@ -28,9 +28,11 @@ struct FanOut: AsyncParsableCommand {
             let tokens = options.baseline ? [] : try await Accounts.tokens(api: api, prefix: "m\(runID)r\(room)", count: members, room: roomID)
             let base = options.webSocketURL
             let baseline = options.baseline
-            sockets.append(try await openSockets(count: members, parallelism: 32) { index in
-                baseline ? "\(base)?room=\(roomID)" : "\(base)?token=\(tokens[index])"
-            })
+            sockets.append(
+                try await openSockets(count: members, parallelism: 32) { index in
+                    baseline ? "\(base)?room=\(roomID)" : "\(base)?token=\(tokens[index])"
+                }
+            )
         }
         // Let presence frames settle before timing anything.
         try await Task.sleep(for: .seconds(1))
@@ -71,8 +73,14 @@ struct FanOut: AsyncParsableCommand {
         }
         let sendEnd = now()
         let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await receivers.value; return true }
-            group.addTask { try? await Task.sleep(for: .seconds(drainTimeout)); return false }
+            group.addTask {
+                await receivers.value
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(drainTimeout))
+                return false
+            }
             let first = await group.next() ?? false
             group.cancelAll()
             return first
@@ -97,25 +105,35 @@ struct FanOut: AsyncParsableCommand {
             ("offered rate", rate > 0 ? "\(format(rate, 0)) msg/s (\(format(rate * Double(members), 0)) deliveries/s)" : "flat out"),
             ("messages stored/s", format(stored / elapsed, 0)),
             ("deliveries/s", format(Double(result.received) / elapsed, 0)),
-            ("latency p50 / p90 / p99 / max", "\(ms(result.histogram.valueAtPercentile(50))) / \(ms(result.histogram.valueAtPercentile(90))) / \(ms(result.histogram.valueAtPercentile(99))) / \(ms(result.histogram.max)) ms"),
+            (
+                "latency p50 / p90 / p99 / max",
+                "\(ms(result.histogram.valueAtPercentile(50))) / \(ms(result.histogram.valueAtPercentile(90))) / \(ms(result.histogram.valueAtPercentile(99))) / \(ms(result.histogram.max)) ms"
+            ),
             ("delivered / expected", "\(result.received) / \(expected)"),
             ("lost, duplicated, out of order", "\(expected - result.received), \(result.duplicates), \(result.outOfOrder)"),
             ("send phase", "\(format(Double(sendEnd - sendStart) / 1e9, 2)) s; all delivered after \(format(elapsed, 2)) s"),
         ]
         if let cpuPerDelivery { rows.append(("server CPU per delivery", "\(format(cpuPerDelivery, 2)) µs")) }
         if let after { rows.append(("server RSS", "\(after.rssBytes / 1_048_576) MiB")) }
-        try report("fan-out", rows, json: [
-            "scenario": "fanout", "label": options.label ?? (options.baseline ? "baseline" : "chatroom"),
-            "rooms": rooms, "members": members, "senders": senders, "messages": messages, "offered_rate": rate,
-            "stored_per_second": stored / elapsed, "deliveries_per_second": Double(result.received) / elapsed,
-            "latency_ms": ["p50": msValue(result.histogram.valueAtPercentile(50)), "p90": msValue(result.histogram.valueAtPercentile(90)),
-                           "p99": msValue(result.histogram.valueAtPercentile(99)), "max": msValue(result.histogram.max)],
-            "delivered": result.received, "expected": expected, "duplicates": result.duplicates, "out_of_order": result.outOfOrder,
-            "server_cpu_us_per_delivery": cpuPerDelivery as Any? ?? NSNull(), "server_rss_bytes": after?.rssBytes as Any? ?? NSNull(),
-            "server_user_us_per_delivery": userPerDelivery as Any? ?? NSNull(),
-            "server_system_us_per_delivery": systemPerDelivery as Any? ?? NSNull(),
-            "elapsed_seconds": elapsed, "started_ns": started,
-        ], to: options.json)
+        try report(
+            "fan-out",
+            rows,
+            json: [
+                "scenario": "fanout", "label": options.label ?? (options.baseline ? "baseline" : "chatroom"),
+                "rooms": rooms, "members": members, "senders": senders, "messages": messages, "offered_rate": rate,
+                "stored_per_second": stored / elapsed, "deliveries_per_second": Double(result.received) / elapsed,
+                "latency_ms": [
+                    "p50": msValue(result.histogram.valueAtPercentile(50)), "p90": msValue(result.histogram.valueAtPercentile(90)),
+                    "p99": msValue(result.histogram.valueAtPercentile(99)), "max": msValue(result.histogram.max),
+                ],
+                "delivered": result.received, "expected": expected, "duplicates": result.duplicates, "out_of_order": result.outOfOrder,
+                "server_cpu_us_per_delivery": cpuPerDelivery as Any? ?? NSNull(), "server_rss_bytes": after?.rssBytes as Any? ?? NSNull(),
+                "server_user_us_per_delivery": userPerDelivery as Any? ?? NSNull(),
+                "server_system_us_per_delivery": systemPerDelivery as Any? ?? NSNull(),
+                "elapsed_seconds": elapsed, "started_ns": started,
+            ],
+            to: options.json
+        )
         if !finished || result.received != expected || result.duplicates > 0 || result.outOfOrder > 0 {
             throw ValidationError("the run lost, duplicated or reordered messages")
         }
@@ -130,7 +148,9 @@ struct FanOut: AsyncParsableCommand {
 private func receive(from socket: ChatSocket, expecting: Int, tally: Tally) async {
     var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     var lastSequence: [Int: Int] = [:]
-    var received = 0, duplicates = 0, outOfOrder = 0
+    var received = 0
+    var duplicates = 0
+    var outOfOrder = 0
     for await frame in socket.frames {
         guard let (sender, sequence, sentAt) = parseMessage(frame) else { continue }
         let arrival = now()

@@ -1,5 +1,6 @@
 import ChatClient
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,15 +18,16 @@ struct ProcessSample {
 
     static func read(pid: Int32?) -> ProcessSample? {
         guard let pid,
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         else { return nil }
         // Fields after the command name (which may hold spaces) start at field 3.
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        let rssKB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
+        let rssKB =
+            status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
             .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         return ProcessSample(userMicroseconds: user / ticks * 1_000_000, systemMicroseconds: system / ticks * 1_000_000, rssBytes: rssKB * 1024)
     }
@@ -53,10 +55,16 @@ struct Accounts {
                     return (index, try await api.token(email: email, password: password, roomID: room))
                 }
             }
-            while next < min(parallelism, count) { add(next); next += 1 }
+            while next < min(parallelism, count) {
+                add(next)
+                next += 1
+            }
             while let (index, token) = try await group.next() {
                 tokens[index] = token
-                if next < count { add(next); next += 1 }
+                if next < count {
+                    add(next)
+                    next += 1
+                }
             }
             return tokens
         }
@@ -71,10 +79,16 @@ func openSockets(count: Int, parallelism: Int, url: @escaping @Sendable (Int) ->
         func add(_ index: Int) {
             group.addTask { (index, try await ChatSocket.connect(url: url(index))) }
         }
-        while next < min(parallelism, count) { add(next); next += 1 }
+        while next < min(parallelism, count) {
+            add(next)
+            next += 1
+        }
         while let (index, socket) = try await group.next() {
             sockets[index] = socket
-            if next < count { add(next); next += 1 }
+            if next < count {
+                add(next)
+                next += 1
+            }
         }
         return sockets.compactMap { $0 }
     }

@@ -3,6 +3,7 @@ import ChatClient
 import ChatCore
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,8 @@ import Glibc
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat in a room from the terminal.",
-        discussion: "The password is read without echo, or from CHAT_PASSWORD for scripts.")
+        discussion: "The password is read without echo, or from CHAT_PASSWORD for scripts."
+    )
 
     @Option(help: "The server's base URL.") var server = "http://127.0.0.1:8080"
     @Option(help: "Your email.") var email: String

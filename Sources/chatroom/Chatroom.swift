@@ -6,5 +6,6 @@ struct Chatroom: AsyncParsableCommand {
         commandName: "chatroom",
         abstract: "A chat room service: one local process, or Lambda functions on AWS.",
         subcommands: [Serve.self, Chat.self],
-        defaultSubcommand: Serve.self)
+        defaultSubcommand: Serve.self
+    )
 }

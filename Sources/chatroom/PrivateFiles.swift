@@ -2,6 +2,7 @@ import ArgumentParser
 import ChatCore
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,8 +52,10 @@ enum PrivateFiles {
     static func directory(_ path: String, logger: Logger) throws {
         if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int {
             if mode & 0o077 != 0 {
-                logger.warning("the data folder can be read by other users; chmod 700 it",
-                               metadata: ["folder": "\(path)", "mode": "\(String(mode & 0o777, radix: 8))"])
+                logger.warning(
+                    "the data folder can be read by other users; chmod 700 it",
+                    metadata: ["folder": "\(path)", "mode": "\(String(mode & 0o777, radix: 8))"]
+                )
             }
             return
         }

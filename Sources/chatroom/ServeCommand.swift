@@ -12,6 +12,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import UnixSignals
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -109,7 +110,9 @@ struct Serve: AsyncParsableCommand {
         do {
             try chatConfig().validate()
         } catch {
-            throw ValidationError("\(error.message) (--token-lifetime, --message-retention-days, --max-message-length, --rate-burst, --rate-per-second)")
+            throw ValidationError(
+                "\(error.message) (--token-lifetime, --message-retention-days, --max-message-length, --rate-burst, --rate-per-second)"
+            )
         }
         guard idleTimeout > 0, sweepInterval > 0, maxConnectionLifetime > 0, headerTimeout > 0 else {
             throw ValidationError("--idle-timeout, --sweep-interval, --max-connection-lifetime and --header-timeout must be positive")
@@ -183,28 +186,44 @@ struct Serve: AsyncParsableCommand {
         // The gateway is the only writer of connection items: it may keep them in memory.
         let chatStore = ConnectionCache(backend.store, clock: clock)
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger, metrics: metrics) { delivery in
-            HandlerEnvironment(store: chatStore, tokens: tokens, passwords: passwords, delivery: delivery,
-                               rateLimiter: rateLimiter, clock: clock, config: config, logger: logger, authLimits: authLimits)
+            HandlerEnvironment(
+                store: chatStore,
+                tokens: tokens,
+                passwords: passwords,
+                delivery: delivery,
+                rateLimiter: rateLimiter,
+                clock: clock,
+                config: config,
+                logger: logger,
+                authLimits: authLimits
+            )
         }
         let host = self.host
         let application = gateway.application { [logger] port in
-            logger.info("chatroom listening", metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"])
+            logger.info(
+                "chatroom listening",
+                metadata: ["url": "http://\(host):\(port)", "websocket": "ws://\(host):\(port)/ws", "data": "\(dataDirectory)"]
+            )
         }
         var services = backend.services
         if let sqlite = backend.store as? SQLiteStore {
             // DynamoDB deletes expired items itself.
             services.append(PeriodicTask(interval: .seconds(sweepInterval)) { await sqlite.runSweeper(every: $0) })
         }
-        services.append(StartingWith(application) { [logger] in
-            // Connections of a previous process are gone with it.
-            let stale = try await gateway.handlers.environment.repository.forgetAllConnections()
-            if stale > 0 { logger.info("forgot connections of a previous run", metadata: ["count": "\(stale)"]) }
-        })
+        services.append(
+            StartingWith(application) { [logger] in
+                // Connections of a previous process are gone with it.
+                let stale = try await gateway.handlers.environment.repository.forgetAllConnections()
+                if stale > 0 { logger.info("forgot connections of a previous run", metadata: ["count": "\(stale)"]) }
+            }
+        )
         if let export, let metricsPort {
             let metricsHost = self.metricsHost
-            services.append(MetricsEndpoint.application(host: metricsHost, port: metricsPort, logger: logger, exposition: export.exposition) {
-                [logger] port in logger.info("metrics listening", metadata: ["url": "http://\(metricsHost):\(port)/metrics"])
-            })
+            services.append(
+                MetricsEndpoint.application(host: metricsHost, port: metricsPort, logger: logger, exposition: export.exposition) {
+                    [logger] port in logger.info("metrics listening", metadata: ["url": "http://\(metricsHost):\(port)/metrics"])
+                }
+            )
         }
         // SIGTERM ends the process within 10 s whatever clients do (PROTOCOL.md §2b):
         // the gateway closes what is still open after its shutdown grace (5 s).
@@ -240,12 +259,23 @@ extension Serve {
     /// The store `--store` asks for, and the services that keep it: the SQLite
     /// store itself (it closes on shutdown), or the DynamoDB table's lease,
     /// already taken, kept and given back on shutdown.
-    func openStore(clock: any ChatClock, dataDirectory: String, logger: Logger, metrics: ChatMetrics) async throws
-        -> (store: any ChatStore, services: [any Service]) {
+    func openStore(
+        clock: any ChatClock,
+        dataDirectory: String,
+        logger: Logger,
+        metrics: ChatMetrics
+    ) async throws
+        -> (store: any ChatStore, services: [any Service])
+    {
         switch store {
         case .sqlite:
-            let sqlite = try await SQLiteStore.open(path: dataDirectory + "/chatroom.sqlite", clock: clock, logger: logger, durability: sync,
-                                                    commitTimer: metrics.isRecording ? metrics.storeCommit : nil)
+            let sqlite = try await SQLiteStore.open(
+                path: dataDirectory + "/chatroom.sqlite",
+                clock: clock,
+                logger: logger,
+                durability: sync,
+                commitTimer: metrics.isRecording ? metrics.storeCommit : nil
+            )
             return (sqlite, [sqlite])
         case .dynamodb:
             let environment = ProcessInfo.processInfo.environment

@@ -27,7 +27,7 @@ struct LeaseKeeper: Service {
             } catch let held as TableLease.Held {
                 logger.critical("lost the table's lease; stopping", metadata: ["reason": "\(held)"])
                 throw held
-            } catch where ContinuousClock.now - lastRenewal < lease.duration * 2 / 3 {
+            } catch  where ContinuousClock.now - lastRenewal < lease.duration * 2 / 3 {
                 // The store answered nothing this time; the lease still runs, try again.
                 logger.warning("could not renew the table's lease", metadata: ["error": "\(error)"])
             }

@@ -3,6 +3,7 @@ import ChatClient
 import ChatCore
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -7,23 +7,30 @@ import Testing
 /// strings, header values with runs of white space, bodies, session tokens.
 @Suite struct BotocoreDifferentialTests {
     @Test func agreesWithBotocoreOnRandomRequests() throws {
-        var random = SeededGenerator(seed: 20261125)
+        var random = SeededGenerator(seed: 20_261_125)
         var cases: [(SigV4Signer, SigV4Signer.Request, Date, [String: Any])] = []
         for _ in 0..<300 {
-            let host = ["dynamodb.eu-west-1.amazonaws.com", "abc123.execute-api.us-east-1.amazonaws.com", "127.0.0.1:4566"].randomElement(using: &random)!
+            let host = ["dynamodb.eu-west-1.amazonaws.com", "abc123.execute-api.us-east-1.amazonaws.com", "127.0.0.1:4566"].randomElement(
+                using: &random
+            )!
             let service = ["dynamodb", "execute-api", "sqs"].randomElement(using: &random)!
             let region = ["us-east-1", "eu-west-1", "ap-southeast-2"].randomElement(using: &random)!
             let token: String? = Bool.random(using: &random) ? randomText(40, &random, alphabet: "ABCDEFabcdef0123456789+/=") : nil
-            let credentials = AWSCredentials(accessKeyID: "AKID" + randomText(12, &random, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
-                                             secretAccessKey: randomText(40, &random, alphabet: "abcdefABCDEF0123456789/+"), sessionToken: token)
+            let credentials = AWSCredentials(
+                accessKeyID: "AKID" + randomText(12, &random, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+                secretAccessKey: randomText(40, &random, alphabet: "abcdefABCDEF0123456789/+"),
+                sessionToken: token
+            )
             let method = ["GET", "POST", "PUT", "DELETE"].randomElement(using: &random)!
             let segments = (0..<Int.random(in: 0...4, using: &random)).map { _ in
-                [".", "..", "", "@connections", "a b", "x=y", "ünï", "seg-\(Int.random(in: 0...99, using: &random))", "L0SM9cOFvHcCIhw="].randomElement(using: &random)!
+                [".", "..", "", "@connections", "a b", "x=y", "ünï", "seg-\(Int.random(in: 0...99, using: &random))", "L0SM9cOFvHcCIhw="]
+                    .randomElement(using: &random)!
             }
-            let path = "/" + segments.map { SigV4Signer.uriEncode($0, keepSlash: false).replacingOccurrences(of: "%40", with: "@") }.joined(separator: "/")
+            let path =
+                "/" + segments.map { SigV4Signer.uriEncode($0, keepSlash: false).replacingOccurrences(of: "%40", with: "@") }.joined(separator: "/")
             let query = (0..<Int.random(in: 0...3, using: &random)).map { _ in
-                SigV4Signer.uriEncode(randomText(Int.random(in: 1...6, using: &random), &random, alphabet: "abcXYZ-_.~ é=&"), keepSlash: false) + "=" +
-                    SigV4Signer.uriEncode(randomText(Int.random(in: 0...6, using: &random), &random, alphabet: "abc123 /+é"), keepSlash: false)
+                SigV4Signer.uriEncode(randomText(Int.random(in: 1...6, using: &random), &random, alphabet: "abcXYZ-_.~ é=&"), keepSlash: false) + "="
+                    + SigV4Signer.uriEncode(randomText(Int.random(in: 0...6, using: &random), &random, alphabet: "abc123 /+é"), keepSlash: false)
             }.joined(separator: "&")
             var headers: [(name: String, value: String)] = [("Host", host)]
             for index in 0..<Int.random(in: 0...3, using: &random) {
@@ -39,12 +46,17 @@ import Testing
             formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
             formatter.timeZone = TimeZone(identifier: "UTC")
             formatter.locale = Locale(identifier: "en_US_POSIX")
-            cases.append((signer, request, date, [
-                "method": method, "url": "http://\(host)\(path)" + (query.isEmpty ? "" : "?\(query)"),
-                "headers": headers.map { [$0.name, $0.value] }, "body": body, "region": region, "service": service,
-                "access_key": credentials.accessKeyID, "secret_key": credentials.secretAccessKey, "token": token as Any? ?? NSNull(),
-                "timestamp": formatter.string(from: date),
-            ]))
+            cases.append(
+                (
+                    signer, request, date,
+                    [
+                        "method": method, "url": "http://\(host)\(path)" + (query.isEmpty ? "" : "?\(query)"),
+                        "headers": headers.map { [$0.name, $0.value] }, "body": body, "region": region, "service": service,
+                        "access_key": credentials.accessKeyID, "secret_key": credentials.secretAccessKey, "token": token as Any? ?? NSNull(),
+                        "timestamp": formatter.string(from: date),
+                    ]
+                )
+            )
         }
 
         let input = try cases.map { String(decoding: try JSONSerialization.data(withJSONObject: $0.3), as: UTF8.self) }.joined(separator: "\n") + "\n"
@@ -66,8 +78,11 @@ import Testing
     private func runBotocore(_ input: String) throws -> [[String: String]] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("botocore_signer.py").path]
-        let stdin = Pipe(), stdout = Pipe()
+        process.arguments = [
+            "python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("botocore_signer.py").path,
+        ]
+        let stdin = Pipe()
+        let stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
         try process.run()

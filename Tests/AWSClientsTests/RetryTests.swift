@@ -90,8 +90,10 @@ final class FlakyServer: Sendable {
     init(statuses: [Int]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("flaky_server.py").path,
-                             statuses.map(String.init).joined(separator: ",")]
+        process.arguments = [
+            "python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("flaky_server.py").path,
+            statuses.map(String.init).joined(separator: ","),
+        ]
         input = Pipe()
         let output = Pipe()
         process.standardInput = input
@@ -107,8 +109,12 @@ final class FlakyServer: Sendable {
     }
 
     func client(retry: RetryPolicy) -> DynamoDBClient {
-        DynamoDBClient(endpoint: AWSEndpoint("http://127.0.0.1:\(port)")!, credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"),
-                       region: "us-east-1", retry: retry)
+        DynamoDBClient(
+            endpoint: AWSEndpoint("http://127.0.0.1:\(port)")!,
+            credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"),
+            region: "us-east-1",
+            retry: retry
+        )
     }
 
     func stop() {

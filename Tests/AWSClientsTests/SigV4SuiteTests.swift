@@ -25,9 +25,14 @@ import Testing
         let context = try JSONSerialization.jsonObject(with: Data(try read("context.json").utf8)) as! [String: Any]
         let credentials = context["credentials"] as! [String: String]
         let signer = SigV4Signer(
-            credentials: AWSCredentials(accessKeyID: credentials["access_key_id"]!, secretAccessKey: credentials["secret_access_key"]!,
-                                        sessionToken: credentials["token"]),
-            region: context["region"] as! String, service: context["service"] as! String)
+            credentials: AWSCredentials(
+                accessKeyID: credentials["access_key_id"]!,
+                secretAccessKey: credentials["secret_access_key"]!,
+                sessionToken: credentials["token"]
+            ),
+            region: context["region"] as! String,
+            service: context["service"] as! String
+        )
         var options = SigV4Signer.Options()
         options.normalizePath = context["normalize"] as? Bool ?? true
         options.signBodyHash = context["sign_body"] as? Bool ?? false

@@ -8,10 +8,17 @@ import _CryptoExtras
     /// PBKDF2-HMAC-SHA256, RFC 7914 §11's vector ("passwd", "salt", 1 round, 64 bytes)
     /// pins the primitive; the hasher must agree with it at any round count.
     @Test func kdfMatchesAKnownVector() throws {
-        let key = try KDF.Insecure.PBKDF2.deriveKey(from: Array("passwd".utf8), salt: Array("salt".utf8), using: .sha256,
-                                                    outputByteCount: 64, unsafeUncheckedRounds: 1)
+        let key = try KDF.Insecure.PBKDF2.deriveKey(
+            from: Array("passwd".utf8),
+            salt: Array("salt".utf8),
+            using: .sha256,
+            outputByteCount: 64,
+            unsafeUncheckedRounds: 1
+        )
         let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
-        #expect(hex == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783")
+        #expect(
+            hex == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783"
+        )
     }
 
     @Test func hashThenVerify() async throws {

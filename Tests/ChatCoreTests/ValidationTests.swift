@@ -7,8 +7,10 @@ import Testing
         #expect(try Validation.email("\u{00A0}bob@x.io\u{2003}") == "bob@x.io")
     }
 
-    @Test(arguments: ["", "   ", "alice", "@example.com", "alice@", "alice@example", "alice@example.", "alice@.com",
-                      "a@b@c.com", "al ice@example.com", "alice@exa\u{2003}mple.com", "alice@example..com"])
+    @Test(arguments: [
+        "", "   ", "alice", "@example.com", "alice@", "alice@example", "alice@example.", "alice@.com",
+        "a@b@c.com", "al ice@example.com", "alice@exa\u{2003}mple.com", "alice@example..com",
+    ])
     func invalidEmailsAreRefused(_ email: String) {
         #expect(throws: ChatError.self) { try Validation.email(email) }
     }
@@ -130,8 +132,13 @@ import Testing
         let alice = Member(email: "alice@example.com", username: "alice")
         // 4,096 emoji: 16 KB of UTF-8 each, the longest a message can be in bytes but for escapes.
         return (0..<count).map { index in
-            Message(id: MessageID(timestamp: 1_764_093_600_000 + Int64(index), suffix: "0000000100000001"), roomID: "lobby", from: alice,
-                    text: String(repeating: "😀", count: 4096), clientMessageID: nil)
+            Message(
+                id: MessageID(timestamp: 1_764_093_600_000 + Int64(index), suffix: "0000000100000001"),
+                roomID: "lobby",
+                from: alice,
+                text: String(repeating: "😀", count: 4096),
+                clientMessageID: nil
+            )
         }
     }
 
@@ -155,7 +162,9 @@ import Testing
 
     @Test func aPageThatFitsIsLeftAlone() {
         let messages = Self.page(3)
-        #expect(Frames.messages(messages, roomID: "lobby", hasMore: false, keepNewest: true)
-            == Frames.messages(messages, roomID: "lobby", hasMore: false))
+        #expect(
+            Frames.messages(messages, roomID: "lobby", hasMore: false, keepNewest: true)
+                == Frames.messages(messages, roomID: "lobby", hasMore: false)
+        )
     }
 }

@@ -31,15 +31,28 @@ import Testing
 
     @Test func connectSendDisconnectWithRealEventShapes() async throws {
         try await Harness.with { harness in
-            let bob = try decode(WebSocketEvent.self, Fixtures.webSocket(route: "$connect", type: "CONNECT", connection: "bob-1", email: "bob@example.com"))
+            let bob = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(route: "$connect", type: "CONNECT", connection: "bob-1", email: "bob@example.com")
+            )
             #expect(await harness.handlers.connect(bob).statusCode == 200)
-            let alice = try decode(WebSocketEvent.self, Fixtures.webSocket(route: "$connect", type: "CONNECT", connection: "alice-1", email: "alice@example.com"))
+            let alice = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(route: "$connect", type: "CONNECT", connection: "alice-1", email: "alice@example.com")
+            )
             #expect(await harness.handlers.connect(alice).statusCode == 200)
             #expect(harness.sent.take() == [.init(to: "bob-1", type: "presence", event: "joined")])
 
-            let send = try decode(WebSocketEvent.self, Fixtures.webSocket(
-                route: "sendMessage", type: "MESSAGE", connection: "alice-1", email: "alice@example.com",
-                body: #"{\"action\":\"sendMessage\",\"message\":\"hi\"}"#))
+            let send = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(
+                    route: "sendMessage",
+                    type: "MESSAGE",
+                    connection: "alice-1",
+                    email: "alice@example.com",
+                    body: #"{\"action\":\"sendMessage\",\"message\":\"hi\"}"#
+                )
+            )
             #expect(await harness.handlers.sendMessage(send).statusCode == 200)
             #expect(Set(harness.sent.take()) == [.init(to: "alice-1", type: "message"), .init(to: "bob-1", type: "message")])
 
@@ -50,7 +63,10 @@ import Testing
             #expect(afterGone.contains(.init(to: "alice-1", type: "presence", event: "left")))
             #expect(try await harness.repository.connections(in: "lobby").map(\.id) == ["alice-1"])
 
-            let leave = try decode(WebSocketEvent.self, Fixtures.webSocket(route: "$disconnect", type: "DISCONNECT", connection: "alice-1", email: "alice@example.com"))
+            let leave = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(route: "$disconnect", type: "DISCONNECT", connection: "alice-1", email: "alice@example.com")
+            )
             #expect(await harness.handlers.disconnect(leave).statusCode == 200)
             #expect(try await harness.repository.connections(in: "lobby").isEmpty)
         }
@@ -58,16 +74,35 @@ import Testing
 
     @Test func frameErrorsGoToTheCallerAlone() async throws {
         try await Harness.with { harness in
-            let connect = try decode(WebSocketEvent.self, Fixtures.webSocket(route: "$connect", type: "CONNECT", connection: "c-1", email: "alice@example.com"))
+            let connect = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(route: "$connect", type: "CONNECT", connection: "c-1", email: "alice@example.com")
+            )
             _ = await harness.handlers.connect(connect)
             _ = harness.sent.take()
-            let unknown = try decode(WebSocketEvent.self, Fixtures.webSocket(
-                route: "$default", type: "MESSAGE", connection: "c-1", email: "alice@example.com", body: #"{\"action\":\"fly\"}"#))
+            let unknown = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(
+                    route: "$default",
+                    type: "MESSAGE",
+                    connection: "c-1",
+                    email: "alice@example.com",
+                    body: #"{\"action\":\"fly\"}"#
+                )
+            )
             #expect(await harness.handlers.defaultRoute(unknown).statusCode == 200)
             #expect(harness.sent.take() == [.init(to: "c-1", type: "error", code: "unknown_action")])
             // $default serves a known action too, for fronts that route everything to it.
-            let members = try decode(WebSocketEvent.self, Fixtures.webSocket(
-                route: "$default", type: "MESSAGE", connection: "c-1", email: "alice@example.com", body: #"{\"action\":\"listMembers\"}"#))
+            let members = try decode(
+                WebSocketEvent.self,
+                Fixtures.webSocket(
+                    route: "$default",
+                    type: "MESSAGE",
+                    connection: "c-1",
+                    email: "alice@example.com",
+                    body: #"{\"action\":\"listMembers\"}"#
+                )
+            )
             _ = await harness.handlers.defaultRoute(members)
             #expect(harness.sent.take() == [.init(to: "c-1", type: "members")])
         }
@@ -75,8 +110,13 @@ import Testing
 
     @Test func httpEventsInPayloadFormat2() async throws {
         try await Harness.with { harness in
-            let register = try decode(HTTPRequestEvent.self, Fixtures.http(
-                path: "/auth/v1/register", body: #"{\"email\":\"Zed@Example.com\",\"username\":\"zed\",\"password\":\"password1\"}"#))
+            let register = try decode(
+                HTTPRequestEvent.self,
+                Fixtures.http(
+                    path: "/auth/v1/register",
+                    body: #"{\"email\":\"Zed@Example.com\",\"username\":\"zed\",\"password\":\"password1\"}"#
+                )
+            )
             let created = await harness.handlers.register(register)
             #expect(created.statusCode == 201)
             #expect(created.headers?["content-type"] == "application/json")
@@ -118,12 +158,12 @@ enum Fixtures {
         let username = String(email.prefix { $0 != "@" })
         let bodyField = body.map { #","body":"\#($0)","isBase64Encoded":false"# } ?? ""
         return #"""
-        {"requestContext":{"routeKey":"\#(route)","messageId":"m=","eventType":"\#(type)","extendedRequestId":"e=",
-           "requestTime":"25/Nov/2026:20:00:00 +0000","messageDirection":"IN","stage":"prod","connectedAt":1764093600000,
-           "requestTimeEpoch":1764093600123,"identity":{"sourceIp":"203.0.113.5"},"requestId":"r=",
-           "domainName":"abcdef123.execute-api.us-east-1.amazonaws.com","connectionId":"\#(connection)","apiId":"abcdef123",
-           "authorizer":{"principalId":"\#(email)","integrationLatency":12,"email":"\#(email)","username":"\#(username)","room_id":"lobby"}}\#(bodyField)}
-        """#
+            {"requestContext":{"routeKey":"\#(route)","messageId":"m=","eventType":"\#(type)","extendedRequestId":"e=",
+               "requestTime":"25/Nov/2026:20:00:00 +0000","messageDirection":"IN","stage":"prod","connectedAt":1764093600000,
+               "requestTimeEpoch":1764093600123,"identity":{"sourceIp":"203.0.113.5"},"requestId":"r=",
+               "domainName":"abcdef123.execute-api.us-east-1.amazonaws.com","connectionId":"\#(connection)","apiId":"abcdef123",
+               "authorizer":{"principalId":"\#(email)","integrationLatency":12,"email":"\#(email)","username":"\#(username)","room_id":"lobby"}}\#(bodyField)}
+            """#
     }
 
     static func http(path: String, body: String, base64: Bool = false) -> String {
@@ -168,10 +208,16 @@ struct Harness {
             let json = JSONValue.parse(frame)?.objectValue ?? [:]
             let goneNow = gone.value
             let delivered = connections.filter { !goneNow.contains($0) }
-            recorder.record(delivered.map {
-                Sent(to: $0, type: json["type"].flatMap(\.string) ?? "?", event: json["event"].flatMap(\.string),
-                     code: json["code"].flatMap(\.string))
-            })
+            recorder.record(
+                delivered.map {
+                    Sent(
+                        to: $0,
+                        type: json["type"].flatMap(\.string) ?? "?",
+                        event: json["event"].flatMap(\.string),
+                        code: json["code"].flatMap(\.string)
+                    )
+                }
+            )
             return Set(connections).intersection(goneNow)
         }
     }
@@ -193,9 +239,14 @@ struct Harness {
         let gone = Box<Set<String>>([])
         let tokens = try await TokenService(secret: Array("handler-tests-secret-handler-tests!".utf8), clock: clock)
         let environment = HandlerEnvironment(
-            store: store, tokens: tokens, passwords: PasswordHasher(iterations: 1000),
-            delivery: RecordingDelivery(recorder: recorder, gone: gone), rateLimiter: UnlimitedRate(), clock: clock,
-            logger: Logger(label: "test"))
+            store: store,
+            tokens: tokens,
+            passwords: PasswordHasher(iterations: 1000),
+            delivery: RecordingDelivery(recorder: recorder, gone: gone),
+            rateLimiter: UnlimitedRate(),
+            clock: clock,
+            logger: Logger(label: "test")
+        )
         let harness = Harness(handlers: Handlers(environment), sent: recorder, gone: gone)
         do {
             try await body(harness)
@@ -215,4 +266,3 @@ final class Box<Value: Sendable>: Sendable {
     var value: Value { mutex.withLock { $0 } }
     func set(_ value: Value) { mutex.withLock { $0 = value } }
 }
-

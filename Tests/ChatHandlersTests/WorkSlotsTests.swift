@@ -1,7 +1,8 @@
 import ChatCore
-@testable import ChatHandlers
 import Synchronization
 import Testing
+
+@testable import ChatHandlers
 
 /// A gate the test opens.
 final class Gate: Sendable {
@@ -37,7 +38,12 @@ final class Gate: Sendable {
     func slotsThenAShortQueueThenBusyAtOnce() async throws {
         let capacity = WorkSlots(slots: 1, queue: 1)
         let gate = Gate()
-        let first = Task { try await capacity.run { await gate.wait(); return 1 } }
+        let first = Task {
+            try await capacity.run {
+                await gate.wait()
+                return 1
+            }
+        }
         try await until { capacity.load == (1, 0) }
         let second = Task { try await capacity.run { 2 } }
         try await until { capacity.load == (1, 1) }

@@ -13,10 +13,15 @@ import Testing
     @Test(arguments: StoreBackend.allCases)
     func putThenGetRoundTripsEveryAttribute(_ backend: StoreBackend) async throws {
         try await backend.withStore { store, _ in
-            let item = Item(pk: "ROOM#r", sk: "MESSAGE#1", attributes: [
-                "Content": .string("quote\" back\\ nl\n tab\t é 👍 \u{0} end"),
-                "Big": .number(Int64.max), "Negative": .number(-42),
-            ], ttl: 2_000_000_000)
+            let item = Item(
+                pk: "ROOM#r",
+                sk: "MESSAGE#1",
+                attributes: [
+                    "Content": .string("quote\" back\\ nl\n tab\t é 👍 \u{0} end"),
+                    "Big": .number(Int64.max), "Negative": .number(-42),
+                ],
+                ttl: 2_000_000_000
+            )
             try await store.put(item, condition: .none)
             #expect(try await store.get(item.key) == item)
             #expect(try await store.get(ItemKey(pk: "ROOM#r", sk: "MESSAGE#2")) == nil)
@@ -266,7 +271,10 @@ import Testing
                 try await work()
                 Issue.record("\(name) on a closed store succeeded")
             } catch let error as StoreError {
-                guard case .unavailable = error else { Issue.record("\(name): \(error)"); continue }
+                guard case .unavailable = error else {
+                    Issue.record("\(name): \(error)")
+                    continue
+                }
             } catch {
                 Issue.record("\(name) threw \(type(of: error)), not a StoreError: \(error)")
             }
@@ -279,9 +287,13 @@ import Testing
 @Suite struct DynamoDBStoreFailureTests {
     @Test func anEndpointThatDoesNotAnswerIsUnavailable() async throws {
         let http = HTTPClient.forAWS()
-        let client = DynamoDBClient(endpoint: AWSEndpoint("http://127.0.0.1:9")!, credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"),
-                                    region: "us-east-1", retry: RetryPolicy(maxAttempts: 2, base: .milliseconds(1), cap: .milliseconds(5)),
-                                    http: http)
+        let client = DynamoDBClient(
+            endpoint: AWSEndpoint("http://127.0.0.1:9")!,
+            credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"),
+            region: "us-east-1",
+            retry: RetryPolicy(maxAttempts: 2, base: .milliseconds(1), cap: .milliseconds(5)),
+            http: http
+        )
         let store = DynamoDBStore(client: client, table: "t", clock: SystemClock())
         await #expect(throws: StoreError.self) { _ = try await store.get(ItemKey(pk: "a", sk: "b")) }
         await #expect(throws: StoreError.self) { try await store.transactWrite([(Item(pk: "a", sk: "b"), .absent)]) }

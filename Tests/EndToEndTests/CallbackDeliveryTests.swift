@@ -34,7 +34,9 @@ import Testing
 
             let started = ContinuousClock.now
             await CallDeadline.$current.withValue(started + .seconds(8)) {
-                let response = await room.handlers.sendMessage(room.event(from: room.ids[1], body: #"{"action":"sendMessage","message":"through the storm"}"#))
+                let response = await room.handlers.sendMessage(
+                    room.event(from: room.ids[1], body: #"{"action":"sendMessage","message":"through the storm"}"#)
+                )
                 #expect(response.statusCode == 200)
             }
 
@@ -99,7 +101,8 @@ import Testing
             let long = String(repeating: "😀", count: 3_990)
             for index in 0..<60 {
                 let response = await room.handlers.sendMessage(
-                    room.event(from: id, body: #"{"action":"sendMessage","message":"\#(index) \#(long)"}"#))
+                    room.event(from: id, body: #"{"action":"sendMessage","message":"\#(index) \#(long)"}"#)
+                )
                 #expect(response.statusCode == 200)
             }
             var seen: [String] = []
@@ -138,11 +141,20 @@ private struct Room {
         let number = Int(id.dropFirst(4)) ?? 0
         let email = "member\(number)@example.com"
         return WebSocketEvent(
-            requestContext: .init(routeKey: route, eventType: type, connectionId: id, requestId: UUID().uuidString,
-                                  domainName: "abc.execute-api.us-east-1.amazonaws.com", stage: "prod", apiId: "abc",
-                                  connectedAt: 1_764_093_600_000 + Int64(number), requestTimeEpoch: 1_764_093_600_000,
-                                  authorizer: ["email": email, "username": "member\(number)", "room_id": "lobby"]),
-            body: body)
+            requestContext: .init(
+                routeKey: route,
+                eventType: type,
+                connectionId: id,
+                requestId: UUID().uuidString,
+                domainName: "abc.execute-api.us-east-1.amazonaws.com",
+                stage: "prod",
+                apiId: "abc",
+                connectedAt: 1_764_093_600_000 + Int64(number),
+                requestTimeEpoch: 1_764_093_600_000,
+                authorizer: ["email": email, "username": "member\(number)", "room_id": "lobby"]
+            ),
+            body: body
+        )
     }
 
     static func with(members: Int, retry: RetryPolicy, _ body: (Room) async throws -> Void) async throws {
@@ -150,15 +162,27 @@ private struct Room {
         let directory = try TemporaryDirectory()
         let clock = SystemClock()
         let store = try await SQLiteStore.open(path: directory.path + "/chat.sqlite", clock: clock)
-        let client = APIGatewayManagementClient(endpoint: AWSEndpoint("\(helper.endpoint)/prod")!,
-                                                credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"),
-                                                region: "us-east-1", retry: retry)
+        let client = APIGatewayManagementClient(
+            endpoint: AWSEndpoint("\(helper.endpoint)/prod")!,
+            credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"),
+            region: "us-east-1",
+            retry: retry
+        )
         let delivery = ManagementAPIDelivery(client: client, maxConcurrentPosts: 16, logger: Logger(label: "test"))
         let tokens = try await TokenService.withoutSecret(clock: clock)
         var config = ChatConfig()
         config.maxMessageLength = 4_000
-        let handlers = Handlers(HandlerEnvironment(store: store, tokens: tokens, delivery: delivery, rateLimiter: UnlimitedRate(),
-                                                   clock: clock, config: config, logger: Logger(label: "test")))
+        let handlers = Handlers(
+            HandlerEnvironment(
+                store: store,
+                tokens: tokens,
+                delivery: delivery,
+                rateLimiter: UnlimitedRate(),
+                clock: clock,
+                config: config,
+                logger: Logger(label: "test")
+            )
+        )
         let ids = (0..<members).map { "conn\($0)" }
         let room = Room(handlers: handlers, delivery: delivery, stub: Stub(endpoint: helper.endpoint), ids: ids)
         for id in ids {

@@ -98,12 +98,18 @@ import Testing
         // A stale connection (its socket long gone): delivery gets 410, and the
         // connection is removed and announced as left.
         let store = DynamoDBStore(
-            client: DynamoDBClient(endpoint: AWSEndpoint(aws.endpoint)!, credentials: AWSCredentials(accessKeyID: "test", secretAccessKey: "test"),
-                                   region: "us-east-1"),
-            table: aws.table, clock: SystemClock())
+            client: DynamoDBClient(
+                endpoint: AWSEndpoint(aws.endpoint)!,
+                credentials: AWSCredentials(accessKeyID: "test", secretAccessKey: "test"),
+                region: "us-east-1"
+            ),
+            table: aws.table,
+            clock: SystemClock()
+        )
         try await ChatRepository(store: store, clock: SystemClock()).recordConnection(
             Connection(id: "deadbeefdeadbeef", roomID: "lobby", member: Member(email: "ghost@example.com", username: "ghost"), connectedAt: 0),
-            ttlSeconds: 3600)
+            ttlSeconds: 3600
+        )
         try await b.say("anyone there?")
         #expect(try await b.next("message")["message"]?.string == "anyone there?")
         var sawGhostLeave = false
@@ -145,7 +151,7 @@ import Testing
     /// `Metrics` (names of top-level numbers or arrays of up to 100 numbers).
     static func expectValidEMF(_ document: [String: JSONValue], sourceLocation: SourceLocation = #_sourceLocation) {
         guard let aws = document["_aws"]?.objectValue, let timestamp = aws["Timestamp"]?.number,
-              let directives = aws["CloudWatchMetrics"]?.array, !directives.isEmpty
+            let directives = aws["CloudWatchMetrics"]?.array, !directives.isEmpty
         else {
             Issue.record("no _aws.Timestamp or CloudWatchMetrics: \(document)", sourceLocation: sourceLocation)
             return

@@ -1,11 +1,11 @@
 import ChatClient
 import ChatCore
-import ChatSQLiteStore
 import ChatLocalGateway
-import NIOCore
-import WSCore
+import ChatSQLiteStore
 import Foundation
+import NIOCore
 import Testing
+import WSCore
 
 /// Bad frames get the contract's error frame and harm nothing; the limits close
 /// the connection the way API Gateway does.
@@ -168,7 +168,8 @@ import Testing
             // The busy socket pings every 100 ms from a thread of its own for as long
             // as the idle one waits for its close: only the gaps between its frames
             // count, however slowly the rest of the machine (server included) goes.
-            let closed = Latch(), stopped = Latch()
+            let closed = Latch()
+            let stopped = Latch()
             Thread {
                 defer { stopped.open() }
                 while !closed.isOpen {

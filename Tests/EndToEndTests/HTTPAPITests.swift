@@ -47,8 +47,11 @@ import Testing
                 #expect(answer.json["error"]?["message"]?.string?.hasPrefix(field) == true, "\(body): \(answer.body)")
             }
             // Unknown fields are ignored.
-            let extra = try await server.api.send("/auth/v1/register", method: .POST,
-                                                  body: #"{"email":"x@y.io","username":"x","password":"password1","admin":true}"#)
+            let extra = try await server.api.send(
+                "/auth/v1/register",
+                method: .POST,
+                body: #"{"email":"x@y.io","username":"x","password":"password1","admin":true}"#
+            )
             #expect(extra.status == 201)
         }
     }
@@ -57,10 +60,16 @@ import Testing
     func duplicateEmailIsRefusedAndTheAliasBehavesTheSame(_ backend: Backend) async throws {
         try await TestServer.with(TestServer.Options(backend: backend)) { server in
             #expect(try await server.api.register(email: "bob@example.com", username: "bob", password: "password1").status == 201)
-            let again = try await server.api.post("/auth/v1/reister", json: ["email": "BOB@example.com", "username": "bob2", "password": "password2"])
+            let again = try await server.api.post(
+                "/auth/v1/reister",
+                json: ["email": "BOB@example.com", "username": "bob2", "password": "password2"]
+            )
             #expect(again.status == 409)
             #expect(again.json["error"]?["code"]?.string == "email_taken")
-            let viaAlias = try await server.api.post("/auth/v1/reister", json: ["email": "carol@example.com", "username": "carol", "password": "password1"])
+            let viaAlias = try await server.api.post(
+                "/auth/v1/reister",
+                json: ["email": "carol@example.com", "username": "carol", "password": "password1"]
+            )
             #expect(viaAlias.status == 201)
         }
     }
@@ -116,9 +125,11 @@ import Testing
                 #expect(answer.json["error"]?["code"]?.string == "invalid_credentials")
             }
             // 400 only for a malformed request, even when the credentials are also wrong.
-            for body in ["{", #"{"email":"erin@example.com"}"#, #"{"email":1,"password":"password1"}"#,
-                         #"{"email":"erin@example.com","password":"wrong-one","room_id":"bad room"}"#,
-                         #"{"email":"erin@example.com","password":"password1","room_id":7}"#] {
+            for body in [
+                "{", #"{"email":"erin@example.com"}"#, #"{"email":1,"password":"password1"}"#,
+                #"{"email":"erin@example.com","password":"wrong-one","room_id":"bad room"}"#,
+                #"{"email":"erin@example.com","password":"password1","room_id":7}"#,
+            ] {
                 let answer = try await server.api.send("/auth/v1/login", method: .POST, body: body)
                 #expect(answer.status == 400, "\(body)")
                 #expect(answer.json["error"]?["code"]?.string == "invalid_request")
@@ -135,8 +146,11 @@ import Testing
             let wrongMethod = try await server.api.send("/auth/v1/login", method: .GET)
             #expect(wrongMethod.status == 405)
             #expect(wrongMethod.json["error"]?["code"]?.string == "method_not_allowed")
-            let huge = try await server.api.send("/auth/v1/register", method: .POST,
-                                                 body: #"{"email":"a@b.co","username":"a","password":"password1","pad":""# + String(repeating: "x", count: 70_000) + #""}"#)
+            let huge = try await server.api.send(
+                "/auth/v1/register",
+                method: .POST,
+                body: #"{"email":"a@b.co","username":"a","password":"password1","pad":""# + String(repeating: "x", count: 70_000) + #""}"#
+            )
             #expect(huge.status == 413)
             #expect(huge.json["error"]?["code"]?.string == "payload_too_large")
             let health = try await server.api.send("/health", method: .GET)

@@ -91,7 +91,8 @@ import Testing
         try await TestServer.with { server in
             for path in ["/", "/app.js", "/style.css"] {
                 let answer = try await RawSocket(port: server.port).request(
-                    "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nConnection: close\r\n\r\n")
+                    "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nConnection: close\r\n\r\n"
+                )
                 #expect(answer.status == 200, "\(path)")
                 let policy = try #require(answer.header("Content-Security-Policy"), "\(path)")
                 #expect(policy.contains("default-src 'self'"))
@@ -121,7 +122,8 @@ import Testing
             for _ in 0..<3 { _ = try await second.next("message") }
             for index in 0..<3 { try await second.say("second \(index)") }
             // Each socket sees every message of the member's, and its own refusals.
-            var messages = 3, refused = 0
+            var messages = 3
+            var refused = 0
             for (client, frames) in [(first, 5), (second, 3)] {
                 for _ in 0..<frames {
                     let frame = try await client.next()
@@ -281,7 +283,8 @@ import Testing
 @Suite(.hangGuard) struct AuthThrottleTests {
     static func post(_ server: TestServer, _ path: String, _ json: String, from address: String = "127.0.0.1") async throws -> RawResponse {
         let body = Array(json.utf8)
-        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        let head =
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
         return try await RawSocket(port: server.port, from: address).request(bytes: Array(head.utf8) + body)
     }
 
@@ -290,7 +293,11 @@ import Testing
         options.authLimits.perAddress = RateLimit(burst: 3, perSecond: 0.001)
         try await TestServer.with(options) { server in
             for index in 0..<3 {
-                let answer = try await Self.post(server, "/auth/v1/register", #"{"email":"u\#(index)@example.com","username":"u","password":"password1"}"#)
+                let answer = try await Self.post(
+                    server,
+                    "/auth/v1/register",
+                    #"{"email":"u\#(index)@example.com","username":"u","password":"password1"}"#
+                )
                 #expect(answer.status == 201)
             }
             let refused = try await Self.post(server, "/auth/v1/login", #"{"email":"u0@example.com","password":"password1"}"#)
@@ -298,7 +305,9 @@ import Testing
             #expect(JSONValue.object(refused.body)["error"]?["code"]?.string == "rate_limited")
             #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
             // Another address has its own allowance.
-            #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"u0@example.com","password":"password1"}"#, from: "127.0.0.2").status == 200)
+            #expect(
+                try await Self.post(server, "/auth/v1/login", #"{"email":"u0@example.com","password":"password1"}"#, from: "127.0.0.2").status == 200
+            )
         }
     }
 
@@ -315,7 +324,10 @@ import Testing
             #expect(throttled.status == 429)
             #expect(throttled.header("Retry-After") != nil)
             // …but not from another address, and not for another account.
-            #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"erin@example.com","password":"right password"}"#, from: "127.0.0.3").status == 200)
+            #expect(
+                try await Self.post(server, "/auth/v1/login", #"{"email":"erin@example.com","password":"right password"}"#, from: "127.0.0.3").status
+                    == 200
+            )
             _ = try await server.member("finn", password: "right password")
             #expect(try await Self.post(server, "/auth/v1/login", #"{"email":"finn@example.com","password":"right password"}"#).status == 200)
         }
@@ -340,7 +352,11 @@ import Testing
                 answers = try await withThrowingTaskGroup(of: RawResponse.self) { group in
                     for index in 0..<6 {
                         group.addTask {
-                            try await Self.post(server, "/auth/v1/register", #"{"email":"\#(prefix)\#(index)@example.com","username":"h","password":"password1"}"#)
+                            try await Self.post(
+                                server,
+                                "/auth/v1/register",
+                                #"{"email":"\#(prefix)\#(index)@example.com","username":"h","password":"password1"}"#
+                            )
                         }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }

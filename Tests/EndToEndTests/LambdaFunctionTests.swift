@@ -38,11 +38,11 @@ import Testing
     @Test func anEventThatNamesNoUsableStageFailsTheInvocation() async throws {
         let function = try await LambdaFunction(environment: Self.base, logger: Logger(label: "test"))
         let event = #"""
-        {"requestContext":{"routeKey":"sendMessage","eventType":"MESSAGE","connectionId":"c1=","requestId":"r",
-         "domainName":"no such host","stage":"prod","apiId":"abc","connectedAt":1,"requestTimeEpoch":1,
-         "authorizer":{"email":"a@example.com","username":"a","room_id":"lobby"}},
-         "body":"{\"action\":\"sendMessage\",\"message\":\"hi\"}","isBase64Encoded":false}
-        """#
+            {"requestContext":{"routeKey":"sendMessage","eventType":"MESSAGE","connectionId":"c1=","requestId":"r",
+             "domainName":"no such host","stage":"prod","apiId":"abc","connectedAt":1,"requestTimeEpoch":1,
+             "authorizer":{"email":"a@example.com","username":"a","room_id":"lobby"}},
+             "body":"{\"action\":\"sendMessage\",\"message\":\"hi\"}","isBase64Encoded":false}
+            """#
         let context = InvocationContext(requestID: "r", deadline: 0, invokedFunctionARN: "arn", logger: Logger(label: "test"))
         do {
             _ = try await function.handle(Array(event.utf8), context: context)

@@ -12,7 +12,8 @@ import Testing
         options.rateLimit = nil
         options.passwordIterations = 1000  // this test is about fan-out, not hashing
         try await TestServer.with(options) { server in
-            let clientCount = 50, perClient = 20
+            let clientCount = 50
+            let perClient = 20
             var clients: [TestClient] = []
             for index in 0..<clientCount {
                 clients.append(try await server.connect(try await server.member("member\(index)", room: "busy")))

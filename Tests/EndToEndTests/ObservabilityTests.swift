@@ -13,7 +13,9 @@ import Testing
     @Test func metricsCountWhatHappenedAndTheLogKeepsNoSecret() async throws {
         let directory = try TemporaryDirectory()
         let server = try await ServeProcess.start(
-            dataDirectory: directory.path, arguments: ["--metrics-port", "0", "--log-format", "json", "--log-level", "trace"])
+            dataDirectory: directory.path,
+            arguments: ["--metrics-port", "0", "--log-format", "json", "--log-level", "trace"]
+        )
         let api = ChatAPI(baseURL: server.baseURL, timeout: nil)
         let scrape = { try await Self.scrape(port: try #require(server.metricsPort)) }
         let names = ["alice", "bob", "carol"]
@@ -49,7 +51,8 @@ import Testing
         func delta(_ series: String) -> Double { (after.values[series] ?? 0) - (before.values[series] ?? 0) }
         let sent = #"chatroom_frames_total{route="sendMessage",outcome="ok"}"#
         while delta("chatroom_deliveries_total") < Double(messages * names.count + 1) || delta(sent) < Double(messages)
-            || delta("chatroom_broadcast_seconds_count") < Double(messages) {
+            || delta("chatroom_broadcast_seconds_count") < Double(messages)
+        {
             try await Task.sleep(for: .milliseconds(20))
             after = try await scrape()
         }
@@ -115,7 +118,8 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["check", "metrics"]
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output

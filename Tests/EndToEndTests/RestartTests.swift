@@ -69,7 +69,10 @@ extension RestartTests {
         let again = try await TestClient.connect(url: "\(server.webSocketURL)?token=\(token)")
         let history = try await again.request(["action": "getMessages"], expecting: "messages")
         #expect(history["messages"]?.array?.first == .object(stored))
-        #expect(try await ChatAPI(baseURL: server.baseURL, timeout: nil).register(email: "dina@example.com", username: "x", password: "password1").status == 409)
+        #expect(
+            try await ChatAPI(baseURL: server.baseURL, timeout: nil).register(email: "dina@example.com", username: "x", password: "password1").status
+                == 409
+        )
         await again.close()
     }
 
@@ -80,11 +83,14 @@ extension RestartTests {
         let table = "lease-\(UUID().uuidString)"
         let arguments = ["--store", "dynamodb", "--table", table, "--dynamodb-endpoint", try await MotoServer.shared.endpoint()]
         let environment = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"]
-        let firstDirectory = try TemporaryDirectory(), secondDirectory = try TemporaryDirectory()
+        let firstDirectory = try TemporaryDirectory()
+        let secondDirectory = try TemporaryDirectory()
         let first = try await ServeProcess.start(dataDirectory: firstDirectory.path, arguments: arguments, environment: environment)
         let api = ChatAPI(baseURL: first.baseURL, timeout: nil)
         #expect(try await api.register(email: "lena@example.com", username: "lena", password: "password1").status == 201)
-        let client = try await TestClient.connect(url: "\(first.webSocketURL)?token=\(try await api.token(email: "lena@example.com", password: "password1"))")
+        let client = try await TestClient.connect(
+            url: "\(first.webSocketURL)?token=\(try await api.token(email: "lena@example.com", password: "password1"))"
+        )
 
         do {
             let second = try await ServeProcess.start(dataDirectory: secondDirectory.path, arguments: arguments, environment: environment)

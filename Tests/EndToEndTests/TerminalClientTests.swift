@@ -8,10 +8,13 @@ import Testing
 /// output, against a gateway started by the test.
 @Suite(.hangGuard) struct TerminalClientTests {
     @Test func chatsFromTheTerminal() async throws {
-        try await TestServer.with() { server in
-            let terminal = try TerminalProcess.start(arguments: [
-                "chat", "--server", server.baseURL, "--email", "tess@example.com", "--room", "lobby", "--register", "--username", "tess",
-            ], password: "terminal password")
+        try await TestServer.with { server in
+            let terminal = try TerminalProcess.start(
+                arguments: [
+                    "chat", "--server", server.baseURL, "--email", "tess@example.com", "--room", "lobby", "--register", "--username", "tess",
+                ],
+                password: "terminal password"
+            )
             defer { terminal.stop() }
             try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") })
 
@@ -46,10 +49,12 @@ import Testing
     }
 
     @Test func aWrongPasswordIsAClearError() async throws {
-        try await TestServer.with() { server in
+        try await TestServer.with { server in
             _ = try await server.member("uma")
-            let terminal = try TerminalProcess.start(arguments: ["chat", "--server", server.baseURL, "--email", "uma@example.com"],
-                                                     password: "not the password")
+            let terminal = try TerminalProcess.start(
+                arguments: ["chat", "--server", server.baseURL, "--email", "uma@example.com"],
+                password: "not the password"
+            )
             #expect(try await terminal.exitStatus() != 0)
             #expect(terminal.errorOutput.contains("invalid_credentials"))
         }

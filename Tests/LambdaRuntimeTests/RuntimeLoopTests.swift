@@ -38,11 +38,13 @@ import Testing
         loop.cancel()
         await api.stop()
 
-        #expect(posts.map(\.path) == [
-            "/2018-06-01/runtime/invocation/req-1/response",
-            "/2018-06-01/runtime/invocation/req-2/error",
-            "/2018-06-01/runtime/invocation/req-3/response",
-        ])
+        #expect(
+            posts.map(\.path) == [
+                "/2018-06-01/runtime/invocation/req-1/response",
+                "/2018-06-01/runtime/invocation/req-2/error",
+                "/2018-06-01/runtime/invocation/req-3/response",
+            ]
+        )
         #expect(!posts.contains { $0.path.contains("/init/error") }, "a failed invocation is not a failed start")
         #expect(posts[1].errorType == "Chat.Failure")
         #expect(posts[1].body.contains("on purpose"))

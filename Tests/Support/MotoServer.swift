@@ -34,8 +34,11 @@ public enum MotoError: Error {
 extension MotoServer {
     /// A DynamoDB store on a fresh table of the test run's moto server.
     public func dynamoDBStore(table: String, clock: any ChatClock) async throws -> DynamoDBStore {
-        let client = DynamoDBClient(endpoint: AWSEndpoint(try await endpoint())!,
-                                    credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"), region: "us-east-1")
+        let client = DynamoDBClient(
+            endpoint: AWSEndpoint(try await endpoint())!,
+            credentials: AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"),
+            region: "us-east-1"
+        )
         let store = DynamoDBStore(client: client, table: table, clock: clock)
         try await store.createTableIfMissing(logger: Logger(label: "test"))
         return store

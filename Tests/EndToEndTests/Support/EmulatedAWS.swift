@@ -19,7 +19,8 @@ final class EmulatedAWS: Sendable {
     var table: String { outputs["TableName"] ?? "" }
 
     static var repository: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     static func start() async throws -> EmulatedAWS {
@@ -76,7 +77,7 @@ final class EmulatedAWS: Sendable {
         let stderr = FileManager.default.contents(atPath: errorLog) ?? Data()
         let lastLine = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
         guard deploy.terminationStatus == 0,
-              let outputs = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: String]
+            let outputs = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: String]
         else {
             try? input.fileHandleForWriting.close()
             throw EmulatorError.failed("deploy failed: \(String(decoding: stderr, as: UTF8.self))")
@@ -100,13 +101,20 @@ final class EmulatedAWS: Sendable {
     /// The log lines (CloudWatch Logs, as the emulator keeps them) of the function
     /// whose name contains `function`, e.g. "SendMessage".
     func logLines(ofFunction function: String) async throws -> [String] {
-        let groups = try JSONSerialization.jsonObject(with: try await aws([
-            "logs", "describe-log-groups", "--log-group-name-prefix", "/aws/lambda/", "--query", "logGroups[].logGroupName", "--output", "json",
-        ])) as? [String] ?? []
+        let groups =
+            try JSONSerialization.jsonObject(
+                with: try await aws([
+                    "logs", "describe-log-groups", "--log-group-name-prefix", "/aws/lambda/", "--query", "logGroups[].logGroupName", "--output",
+                    "json",
+                ])
+            ) as? [String] ?? []
         guard let group = groups.first(where: { $0.contains(function) }) else { return [] }
-        let messages = try JSONSerialization.jsonObject(with: try await aws([
-            "logs", "filter-log-events", "--log-group-name", group, "--query", "events[].message", "--output", "json",
-        ])) as? [String] ?? []
+        let messages =
+            try JSONSerialization.jsonObject(
+                with: try await aws([
+                    "logs", "filter-log-events", "--log-group-name", group, "--query", "events[].message", "--output", "json",
+                ])
+            ) as? [String] ?? []
         return messages.flatMap { $0.split(separator: "\n").map(String.init) }
     }
 

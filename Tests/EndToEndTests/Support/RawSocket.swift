@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import TestSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,8 +75,11 @@ final class RawSocket: @unchecked Sendable {
 
     /// Sends a WebSocket upgrade request and returns the response's status and body.
     func upgrade(path: String, headers: [String] = []) async throws -> RawResponse {
-        let request = (["GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + ["", ""])
+        let request =
+            ([
+                "GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+            ] + headers + ["", ""])
             .joined(separator: "\r\n")
         try await write(Array(request.utf8))
         return try await readResponse()
@@ -87,7 +91,8 @@ final class RawSocket: @unchecked Sendable {
         let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0
         var body = ""
         if let lengthLine = headText.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
-           let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)), length > 0 {
+            let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)), length > 0
+        {
             body = String(decoding: try await read(count: length), as: UTF8.self)
         }
         return RawResponse(status: status, body: body, head: headText)

@@ -83,9 +83,17 @@ final class TestServer: Sendable {
         gatewayConfiguration.port = 0
         let limiter: any RateLimiter = options.rateLimit.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
-            HandlerEnvironment(store: ConnectionCache(store, clock: clock), tokens: tokens, passwords: PasswordHasher(iterations: options.passwordIterations),
-                               delivery: delivery, rateLimiter: limiter, clock: clock, config: options.config, logger: logger,
-                               authLimits: options.authLimits)
+            HandlerEnvironment(
+                store: ConnectionCache(store, clock: clock),
+                tokens: tokens,
+                passwords: PasswordHasher(iterations: options.passwordIterations),
+                delivery: delivery,
+                rateLimiter: limiter,
+                clock: clock,
+                config: options.config,
+                logger: logger,
+                authLimits: options.authLimits
+            )
         }
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let application = gateway.application { port in portSink.yield(port) }
@@ -93,12 +101,26 @@ final class TestServer: Sendable {
         let running = Task { try await services.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw ChatClientError.notConnected }
-        return TestServer(port: port, store: store, gateway: gateway, clock: clock, services: services,
-                          running: running, directory: directory)
+        return TestServer(
+            port: port,
+            store: store,
+            gateway: gateway,
+            clock: clock,
+            services: services,
+            running: running,
+            directory: directory
+        )
     }
 
-    private init(port: Int, store: any ChatStore, gateway: LocalGateway, clock: any ChatClock, services: ServiceGroup,
-                 running: Task<Void, any Error>, directory: TemporaryDirectory) {
+    private init(
+        port: Int,
+        store: any ChatStore,
+        gateway: LocalGateway,
+        clock: any ChatClock,
+        services: ServiceGroup,
+        running: Task<Void, any Error>,
+        directory: TemporaryDirectory
+    ) {
         self.port = port
         self.store = store
         self.gateway = gateway
