@@ -13,20 +13,26 @@ import NIOHTTP1
 public struct APIGatewayManagementClient: Sendable {
     /// What a post did, after any retries.
     public enum Outcome: Sendable, Hashable {
+        /// 2xx: API Gateway took the frame for the connection.
         case delivered
         /// 410: the connection no longer exists.
         case gone
         /// 413: the payload is over API Gateway's 128 KB frame limit.
         case tooLarge
+        /// Anything else: the last attempt's status (0 when no answer came) and its body or error.
         case failed(status: Int, message: String)
     }
 
     /// The stage's base URL, e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com/prod`.
     public let endpoint: AWSEndpoint
+    /// Signs for `execute-api` in the stage's Region.
     public let signer: SigV4Signer
+    /// The backoff for 429s, 5xx and lost answers.
     public let retry: RetryPolicy
     let http: HTTPClient
 
+    /// A client for one stage's `@connections`; `http` should allow as many connections per host as posts run at once
+    /// (see `HTTPClient.forAWS(connectionsPerHost:)`).
     public init(
         endpoint: AWSEndpoint,
         credentials: AWSCredentials,

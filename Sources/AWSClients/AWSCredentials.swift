@@ -1,9 +1,13 @@
 /// Credentials for signing AWS requests.
 public struct AWSCredentials: Sendable, Hashable {
+    /// The access key ID, sent in the `Credential` of the `Authorization` header.
     public var accessKeyID: String
+    /// The secret access key, from which the signing key is derived; never sent.
     public var secretAccessKey: String
+    /// The session token of temporary credentials (a role's), sent as `X-Amz-Security-Token`.
     public var sessionToken: String?
 
+    /// Credentials from their parts; `sessionToken` only for temporary ones.
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
@@ -22,7 +26,9 @@ public struct AWSCredentials: Sendable, Hashable {
 }
 
 extension AWSCredentials: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The access key ID only, the secret redacted, so that credentials may be logged.
     public var description: String { "AWSCredentials(\(accessKeyID), secret: <redacted>)" }
+    /// The same as `description`: the secret redacted.
     public var debugDescription: String { description }
 }
 

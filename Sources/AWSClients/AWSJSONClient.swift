@@ -10,11 +10,14 @@ import NIOHTTP1
 public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The short type name, e.g. `ConditionalCheckFailedException`.
     public var type: String
+    /// The answer's `message` (or `Message`), or what went wrong when there was no answer.
     public var message: String
+    /// The HTTP status; 0 when no answer came.
     public var status: Int
     /// For DynamoDB's `TransactionCanceledException`: one code per item (`None`, `ConditionalCheckFailed`, …).
     public var cancellationReasons: [String]
 
+    /// An error from its parts; `cancellationReasons` only for a `TransactionCanceledException`.
     public init(type: String, message: String, status: Int, cancellationReasons: [String] = []) {
         self.type = type
         self.message = message
@@ -22,6 +25,7 @@ public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
         self.cancellationReasons = cancellationReasons
     }
 
+    /// Type, status and message, e.g. `ThrottlingException (400): Rate exceeded`.
     public var description: String { "\(type) (\(status)): \(message)" }
 
     /// Throttling, server-side failures and lost answers: worth another try.
@@ -41,8 +45,11 @@ public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Manager): each call is a signed POST of a JSON body with
 /// `X-Amz-Target: {targetPrefix}.{Operation}`, retried by `retry`.
 public struct AWSJSONClient: Sendable {
+    /// The service's endpoint; every call is a POST to its base path.
     public let endpoint: AWSEndpoint
+    /// Signs every attempt anew, so that a retry carries a fresh `X-Amz-Date`.
     public let signer: SigV4Signer
+    /// The backoff for retryable errors (`AWSError.isRetryable`).
     public let retry: RetryPolicy
     /// `DynamoDB_20120810`, `secretsmanager`, …
     public let targetPrefix: String
@@ -51,6 +58,8 @@ public struct AWSJSONClient: Sendable {
     let http: HTTPClient
     let logger: Logger
 
+    /// A client of one service; `DynamoDBClient` and `SecretsManagerClient` make theirs with the right target prefix
+    /// and content type.
     public init(
         endpoint: AWSEndpoint,
         signer: SigV4Signer,

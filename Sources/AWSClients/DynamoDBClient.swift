@@ -8,9 +8,12 @@ import NIOHTTP1
 /// A DynamoDB client for the JSON 1.0 protocol: each call is a signed POST with
 /// `X-Amz-Target: DynamoDB_20120810.{Operation}`.
 public struct DynamoDBClient: Sendable {
+    /// The JSON-protocol client underneath, signing for `dynamodb`.
     public let service: AWSJSONClient
+    /// The endpoint calls go to: a Region's, or a local stand-in such as moto.
     public var endpoint: AWSEndpoint { service.endpoint }
 
+    /// A client signing for `dynamodb` in `region`.
     public init(
         endpoint: AWSEndpoint,
         credentials: AWSCredentials,

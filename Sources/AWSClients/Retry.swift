@@ -5,10 +5,14 @@ import NIOCore
 /// `min(cap, base · 2^attempt)`), for throttling, 5xx and transport failures only,
 /// and never past the task's `CallDeadline`.
 public struct RetryPolicy: Sendable {
+    /// Attempts in all, the first included.
     public var maxAttempts = 6
+    /// The ceiling of the first wait, doubled after each further attempt.
     public var base: Duration = .milliseconds(25)
+    /// The most a wait's ceiling grows to.
     public var cap: Duration = .seconds(2)
 
+    /// By default 6 attempts; the first wait is up to 25 ms, its ceiling doubling to at most 2 s.
     public init(maxAttempts: Int = 6, base: Duration = .milliseconds(25), cap: Duration = .seconds(2)) {
         self.maxAttempts = maxAttempts
         self.base = base
@@ -39,6 +43,7 @@ public struct RetryPolicy: Sendable {
 /// timeouts to it and start no retry they could not finish, so a throttled
 /// dependency costs a late answer, not a function killed halfway through a broadcast.
 public enum CallDeadline {
+    /// The current task's deadline, if any: set with `$current.withValue(_:operation:)` around an invocation's work.
     @TaskLocal public static var current: ContinuousClock.Instant?
 
     /// The least time worth starting an attempt with.

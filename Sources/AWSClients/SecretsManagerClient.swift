@@ -5,8 +5,10 @@ import Logging
 /// Secrets Manager's `GetSecretValue`, the one call the chat needs: functions
 /// read their secret once at start instead of carrying it in plain environment variables.
 public struct SecretsManagerClient: Sendable {
+    /// The JSON-protocol client underneath, signing for `secretsmanager`.
     public let service: AWSJSONClient
 
+    /// A client signing for `secretsmanager` in `region`.
     public init(
         endpoint: AWSEndpoint,
         credentials: AWSCredentials,

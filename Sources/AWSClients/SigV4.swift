@@ -7,10 +7,14 @@ import Foundation
 /// where it needs to be) and encoded once more for the canonical request, as
 /// every service but S3 expects.
 public struct SigV4Signer: Sendable {
+    /// The keys that sign; a session token, if any, goes out as `X-Amz-Security-Token`.
     public let credentials: AWSCredentials
+    /// The Region of the credential scope, e.g. `eu-west-1`.
     public let region: String
+    /// The service's signing name in the credential scope, e.g. `dynamodb` or `execute-api`.
     public let service: String
 
+    /// A signer for one service in one Region.
     public init(credentials: AWSCredentials, region: String, service: String) {
         self.credentials = credentials
         self.region = region
@@ -19,14 +23,18 @@ public struct SigV4Signer: Sendable {
 
     /// A request to sign: everything that goes into the signature.
     public struct Request: Sendable {
+        /// The HTTP method, e.g. `POST`.
         public var method: String
+        /// The path as sent on the wire, already percent-encoded where it needs to be.
         public var path: String
         /// The raw query string, without the `?`.
         public var query: String
         /// Header names as given; repeated names are allowed.
         public var headers: [(name: String, value: String)]
+        /// The payload, whose SHA-256 is the canonical request's last line.
         public var body: [UInt8]
 
+        /// A request to sign; `query` and `body` default to empty.
         public init(method: String, path: String, query: String = "", headers: [(name: String, value: String)], body: [UInt8] = []) {
             self.method = method
             self.path = path
@@ -36,6 +44,7 @@ public struct SigV4Signer: Sendable {
         }
     }
 
+    /// Where a service signs differently; the defaults suit every service but S3.
     public struct Options: Sendable {
         /// Remove dot segments and repeated slashes from the path (all services but S3).
         public var normalizePath = true
@@ -44,20 +53,26 @@ public struct SigV4Signer: Sendable {
         /// Add the session token after signing instead of signing it (some services want that).
         public var omitSessionTokenFromSignature = false
 
+        /// The defaults: path normalized, no body-hash header, session token signed.
         public init() {}
     }
 
     /// The signature and the steps that led to it.
     public struct Signature: Sendable {
+        /// Method, canonical URI, canonical query, canonical headers, signed headers and payload hash, one per line.
         public var canonicalRequest: String
+        /// `AWS4-HMAC-SHA256`, the `X-Amz-Date`, the credential scope and the canonical request's hash, one per line.
         public var stringToSign: String
+        /// The HMAC-SHA256 of the string to sign under the derived signing key, in lower-case hex.
         public var signature: String
+        /// The `Authorization` header's value: credential, signed headers and signature.
         public var authorization: String
         /// The headers to add to the request: `X-Amz-Date`, the session token, the
         /// body hash if asked for, and `Authorization`.
         public var headersToAdd: [(name: String, value: String)]
     }
 
+    /// Signs `request` as of `date`, which becomes its `X-Amz-Date`; send it with the result's `headersToAdd`.
     public func sign(_ request: Request, at date: Date, options: Options = Options()) -> Signature {
         let amzDate = Self.amzDate(date)
         let day = String(amzDate.prefix(8))

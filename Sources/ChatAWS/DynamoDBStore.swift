@@ -9,10 +9,13 @@ import Logging
 /// Reads are strongly consistent and filter out items whose `TTL` has passed:
 /// DynamoDB deletes expired items only eventually (up to days later).
 public struct DynamoDBStore: ChatStore {
+    /// The DynamoDB client every call goes through.
     public let client: DynamoDBClient
+    /// The table's name.
     public let table: String
     let clock: any ChatClock
 
+    /// A store on `table`, which must exist (see `createTableIfMissing(logger:)`); `clock` tells which items have expired.
     public init(client: DynamoDBClient, table: String, clock: any ChatClock) {
         self.client = client
         self.table = table
@@ -22,6 +25,7 @@ public struct DynamoDBStore: ChatStore {
     // `TTL` is a reserved word in expressions; the keys get names for symmetry.
     private static let names: JSONValue = ["#pk": "PK", "#sk": "SK", "#ttl": "TTL"]
 
+    /// `PutItem`; `.absent` becomes a `ConditionExpression` that also lets an expired item be replaced.
     public func put(_ item: Item, condition: PutCondition) async throws {
         do {
             _ = try await client.call("PutItem", putRequest(item, condition: condition))
@@ -32,17 +36,21 @@ public struct DynamoDBStore: ChatStore {
         }
     }
 
+    /// A strongly consistent `GetItem`; an expired item reads as none.
     public func get(_ key: ItemKey) async throws -> Item? {
         let answer = try await call("GetItem", ["TableName": .string(table), "Key": ItemCodec.encode(key), "ConsistentRead": true])
         guard let attributes = answer["Item"]?.object, let item = ItemCodec.item(attributes) else { return nil }
         return item.isLive(atSecond: clock.nowSeconds()) ? item : nil
     }
 
+    /// `DeleteItem` with `ReturnValues` `ALL_OLD`, so that the old item comes back, expired or not.
     public func delete(_ key: ItemKey) async throws -> Item? {
         let answer = try await call("DeleteItem", ["TableName": .string(table), "Key": ItemCodec.encode(key), "ReturnValues": "ALL_OLD"])
         return answer["Attributes"]?.object.flatMap(ItemCodec.item)
     }
 
+    /// A strongly consistent `Query` with a `FilterExpression` on `TTL`: as with DynamoDB's `Limit`, `limit` counts
+    /// items evaluated, expired ones included, so a page may come back short with more to follow.
     public func query(pk: String, skPrefix: String, order: ChatCore.SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage {
         precondition(limit > 0, "a query's limit must be positive")
         var request: [String: JSONValue] = [
@@ -63,6 +71,8 @@ public struct DynamoDBStore: ChatStore {
         return QueryPage(items: items, lastEvaluatedSK: answer["LastEvaluatedKey"]?["SK"]?["S"]?.string)
     }
 
+    /// `TransactWriteItems` with one `ClientRequestToken` for every attempt; the first `ConditionalCheckFailed`
+    /// among the `CancellationReasons` gives the index.
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
         let items: [JSONValue] = puts.map { ["Put": putRequest($0.item, condition: $0.condition)] }
         do {
@@ -80,6 +90,7 @@ public struct DynamoDBStore: ChatStore {
         }
     }
 
+    /// A `Scan` of the whole table and one `DeleteItem` per match: slow, for maintenance only.
     public func deleteAll(skPrefix: String) async throws -> Int {
         var deleted = 0
         var start: JSONValue?
@@ -103,6 +114,7 @@ public struct DynamoDBStore: ChatStore {
         return deleted
     }
 
+    /// `DescribeTable`: succeeds only if the table exists and the credentials may describe it.
     public func ping() async throws {
         _ = try await call("DescribeTable", ["TableName": .string(table)])
     }

@@ -8,10 +8,13 @@ import Logging
 /// 410 means the connection is gone; a frame API Gateway refuses as too large
 /// becomes an error frame to that connection, never silence.
 public struct ManagementAPIDelivery: ConnectionDelivery {
+    /// The stage's management API client, which retries each post.
     public let client: APIGatewayManagementClient
+    /// How many posts run at once; the HTTP client's pool should allow as many connections per host.
     public let maxConcurrentPosts: Int
     let logger: Logger
 
+    /// Delivery through `client`, at most `maxConcurrentPosts` posts in flight.
     public init(client: APIGatewayManagementClient, maxConcurrentPosts: Int = 64, logger: Logger) {
         precondition(maxConcurrentPosts > 0, "at least one post must be allowed at a time")
         self.client = client
@@ -19,6 +22,7 @@ public struct ManagementAPIDelivery: ConnectionDelivery {
         self.logger = logger
     }
 
+    /// Posts the frame to every connection; returns those that answered 410.
     public func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
         let payload = Array(frame.utf8)
         return await withTaskGroup(of: (ConnectionID, APIGatewayManagementClient.Outcome).self) { group in

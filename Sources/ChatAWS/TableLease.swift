@@ -13,10 +13,14 @@ import Foundation
 public struct TableLease: Sendable {
     /// Why a lease was not granted: held by another process until `expiresAt`.
     public struct Held: Error, Sendable, CustomStringConvertible {
+        /// The holding process's `holder`: host, process id and tag.
         public var holder: String
+        /// When the lease lapses unless its holder renews it.
         public var expiresAt: Date
+        /// The table the lease is on.
         public var table: String
 
+        /// Why this `chatroom serve` does not start, and what to do about it.
         public var description: String {
             let seconds = max(0, Int(expiresAt.timeIntervalSinceNow.rounded(.up)))
             return "the DynamoDB table \(table) is in use by another chatroom serve (\(holder)); a second one would delete its "
@@ -24,14 +28,18 @@ public struct TableLease: Sendable {
         }
     }
 
+    /// The DynamoDB client the lease item is written with.
     public let client: DynamoDBClient
+    /// The table the lease guards.
     public let table: String
     /// Who holds the lease when this process does: host, process id and a random tag.
     public let holder: String
+    /// How long the lease lasts from each `acquire()`; the holder renews it well within that.
     public let duration: Duration
 
     static let key: JSONValue = ["PK": ["S": "LEASE#gateway"], "SK": ["S": "LEASE"]]
 
+    /// A lease for this process on `table`, not yet acquired, under a `holder` made up anew.
     public init(client: DynamoDBClient, table: String, duration: Duration = .seconds(30)) {
         self.client = client
         self.table = table

@@ -8,13 +8,17 @@ import NIOHTTP1
 public struct ChatAPI: Sendable {
     /// What the server answered: status and the body's JSON object (empty when none).
     public struct Answer: Sendable {
+        /// The HTTP status code.
         public var status: Int
+        /// The body as text.
         public var body: String
         /// `Retry-After`, in seconds, when the server sent one.
         public var retryAfterSeconds: Int? = nil
+        /// The body as a JSON object; empty when it is not one.
         public var json: [String: JSONValue] { JSONValue.object(body) }
     }
 
+    /// The server's URL without a trailing slash; request paths are appended to it.
     public let baseURL: String
     /// How long one request may take; nil waits as long as the server does.
     public let timeout: Duration?
@@ -32,10 +36,12 @@ public struct ChatAPI: Sendable {
         self.http = http
     }
 
+    /// `POST /auth/v1/register`; the answer is returned whatever its status.
     public func register(email: String, username: String, password: String) async throws -> Answer {
         try await post("/auth/v1/register", json: ["email": email, "username": username, "password": password])
     }
 
+    /// `POST /auth/v1/login`, for one room (`room_id`) if given; the answer is returned whatever its status.
     public func login(email: String, password: String, roomID: String? = nil) async throws -> Answer {
         var body = ["email": email, "password": password]
         body["room_id"] = roomID
@@ -51,6 +57,7 @@ public struct ChatAPI: Sendable {
         return token
     }
 
+    /// POSTs a JSON object of strings to `path`, retried when busy as `send` does.
     public func post(_ path: String, json: [String: String]) async throws -> Answer {
         try await send(path, method: .POST, body: String(decoding: try JSONEncoder().encode(json), as: UTF8.self))
     }
@@ -90,11 +97,16 @@ public struct ChatAPI: Sendable {
     }
 }
 
+/// Why a client did not get what it needed from the server.
 public enum ChatClientError: Error, CustomStringConvertible {
+    /// The server said no: its status and body (status 0 for a WebSocket upgrade that failed, with the reason).
     case refused(status: Int, body: String)
+    /// There is no connection to the server to use.
     case notConnected
+    /// Nothing came in time; names what was awaited, e.g. "a frame".
     case timedOut(String)
 
+    /// One line for the terminal or a test failure.
     public var description: String {
         switch self {
         case .refused(let status, let body): "the server refused (\(status)): \(body)"

@@ -11,7 +11,9 @@ import WSCore
 public final class ChatSocket: Sendable {
     /// How the connection ended, once it has.
     public enum Ending: Sendable, Equatable {
+        /// Closed by either side, with the close frame's code and reason when one came.
         case closed(code: WebSocketErrorCode?, reason: String?)
+        /// The connection failed or the upgrade was refused; the error's text.
         case failed(String)
     }
 

@@ -12,18 +12,24 @@ public struct ChatConfig: Sendable, Hashable {
     /// which the local gateway enforces too) and 10 minutes more, so that an item
     /// never expires while its socket is still open and the connection turns deaf.
     public var connectionTTLSeconds: Int64 = 2 * 3600 + 600
+    /// Messages in a `getMessages` page when the frame gives no `limit`.
     public var defaultHistoryLimit = 50
+    /// The largest `limit` a `getMessages` frame may ask for.
     public var maxHistoryLimit = 100
     /// Frames a member may send in a room, all connections together; nil: no limit.
     /// (On AWS, API Gateway's stage throttling stands in for it.)
     public var sendingRate: RateLimit? = RateLimit(burst: 100, perSecond: 20)
 
+    /// The contract's defaults.
     public init() {}
 
     /// The names of the environment variables `init(environment:)` reads.
     public enum Variable {
+        /// Seconds a token stays valid (`tokenLifetimeSeconds`).
         public static let tokenLifetimeSeconds = "TOKEN_LIFETIME_SECONDS"
+        /// Days a message is kept (`messageRetentionSeconds`, counted in days).
         public static let messageRetentionDays = "MESSAGE_RETENTION_DAYS"
+        /// Longest message, in characters (`maxMessageLength`).
         public static let maxMessageLength = "MAX_MESSAGE_LENGTH"
     }
 

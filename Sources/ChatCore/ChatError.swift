@@ -35,18 +35,22 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
 /// A refusal a client is meant to see: a code from the contract and a message that
 /// names the offending field. Never carries a secret.
 public struct ChatError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The contract's error code, as sent on the wire.
     public var code: ErrorCode
+    /// What was wrong, naming the offending field.
     public var message: String
     /// For `rate_limited` and `unavailable` over HTTP: when to try again, in
     /// seconds (the `Retry-After` header).
     public var retryAfterSeconds: Int?
 
+    /// A refusal with `code` and `message`; `retryAfterSeconds` only for `rate_limited` and `unavailable`.
     public init(_ code: ErrorCode, _ message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
     }
 
+    /// `code: message`, for logs.
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// `{"error": {"code": ..., "message": ...}}`, the HTTP API's error body.

@@ -1,9 +1,12 @@
 /// The seven access patterns of PROTOCOL.md §4 (and message dedupe), written once
 /// against `ChatStore`, so that SQLite and DynamoDB hold the very same items.
 public struct ChatRepository: Sendable {
+    /// The single table the chat's items live in.
     public let store: any ChatStore
+    /// The clock that TTLs are counted from.
     public let clock: any ChatClock
 
+    /// A repository over `store`, setting TTLs by `clock`.
     public init(store: any ChatStore, clock: any ChatClock) {
         self.store = store
         self.clock = clock
@@ -56,6 +59,7 @@ public struct ChatRepository: Sendable {
 
     // MARK: Connections (patterns 3, 4, 6)
 
+    /// Records a member's open connection in its room (`ROOM#{room}` / `CONN#{connection}`), expiring `ttlSeconds` from now.
     public func recordConnection(_ connection: Connection, ttlSeconds: Int64) async throws {
         let key = Keys.connection(connection.id, in: connection.roomID)
         try await store.put(

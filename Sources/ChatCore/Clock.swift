@@ -14,7 +14,9 @@ extension ChatClock {
 
 /// The wall clock.
 public struct SystemClock: ChatClock {
+    /// A clock that reads the system time.
     public init() {}
+    /// The system time, in whole milliseconds (rounded down).
     public func now() -> Milliseconds { Milliseconds((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
 
@@ -22,11 +24,15 @@ public struct SystemClock: ChatClock {
 public final class ManualClock: ChatClock {
     private let current: Mutex<Milliseconds>
 
+    /// A clock stopped at `start` (by default 2025-11-25 18:00:00 UTC).
     public init(_ start: Milliseconds = 1_764_093_600_000) { current = Mutex(start) }
 
+    /// The time the clock was last set to.
     public func now() -> Milliseconds { current.withLock { $0 } }
 
+    /// Moves the clock forward by `milliseconds`.
     public func advance(milliseconds: Milliseconds) { current.withLock { $0 += milliseconds } }
+    /// Moves the clock forward by whole seconds.
     public func advance(seconds: Int64) { advance(milliseconds: seconds * 1000) }
 }
 
@@ -44,11 +50,13 @@ public final class MessageIDGenerator: Sendable {
     private let state = Mutex(State())
     private let instance: UInt32
 
+    /// A generator that reads the time from `clock` and picks its own random instance half.
     public init(clock: any ChatClock) {
         self.clock = clock
         self.instance = UInt32.random(in: 0...UInt32.max)
     }
 
+    /// A fresh message id, greater than every id this generator has issued before.
     public func next() -> MessageID {
         let now = clock.now()
         let (timestamp, counter) = state.withLock { state -> (Milliseconds, UInt32) in

@@ -40,10 +40,12 @@ public final class ConnectionCache: ChatStore {
         }
     }
 
+    /// The store underneath, which every write reaches first.
     public let store: any ChatStore
     private let clock: any ChatClock
     private let rooms = Mutex<[String: Room]>([:])
 
+    /// An empty cache in front of `store`; `clock` tells which cached connection items have expired.
     public init(_ store: any ChatStore, clock: any ChatClock) {
         self.store = store
         self.clock = clock
@@ -51,16 +53,19 @@ public final class ConnectionCache: ChatStore {
 
     private static func isConnection(_ sk: String) -> Bool { sk.hasPrefix(Keys.connectionPrefix) }
 
+    /// Writes to the store, then caches the item if it is a connection item.
     public func put(_ item: Item, condition: PutCondition) async throws {
         try await store.put(item, condition: condition)
         guard Self.isConnection(item.sk) else { return }
         rooms.withLock { rooms in rooms[item.pk, default: Room()].upsert(item) }
     }
 
+    /// Reads from the store; single items are not cached.
     public func get(_ key: ItemKey) async throws -> Item? {
         try await store.get(key)
     }
 
+    /// Deletes from the store, then drops a connection item from the cache.
     public func delete(_ key: ItemKey) async throws -> Item? {
         let removed = try await store.delete(key)
         if Self.isConnection(key.sk) {
@@ -72,6 +77,7 @@ public final class ConnectionCache: ChatStore {
         return removed
     }
 
+    /// A room's connection items from memory (live ones, paged as the store pages); any other query goes to the store.
     public func query(pk: String, skPrefix: String, order: SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage {
         guard skPrefix == Keys.connectionPrefix else {
             return try await store.query(pk: pk, skPrefix: skPrefix, order: order, limit: limit, exclusiveStart: exclusiveStart)
@@ -96,11 +102,13 @@ public final class ConnectionCache: ChatStore {
         )
     }
 
+    /// Passes the puts to the store; connection items are never written in a transaction, so the cache is untouched.
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
         precondition(!puts.contains { Self.isConnection($0.item.sk) }, "connection items are not written in transactions")
         try await store.transactWrite(puts)
     }
 
+    /// Sweeps the store, then drops the cached connection items the sweep matched.
     public func deleteAll(skPrefix: String) async throws -> Int {
         let count = try await store.deleteAll(skPrefix: skPrefix)
         if Keys.connectionPrefix.hasPrefix(skPrefix) || Self.isConnection(skPrefix) {
@@ -114,6 +122,7 @@ public final class ConnectionCache: ChatStore {
         return count
     }
 
+    /// Asks the store underneath.
     public func ping() async throws {
         try await store.ping()
     }

@@ -1,15 +1,18 @@
 /// The server → client frames of PROTOCOL.md §2, encoded once and sent as text.
 public enum Frames {
+    /// What a `presence` frame announces: a member's first connection in the room opened, or their last one closed.
     public enum PresenceEvent: String, Sendable {
         case joined, left
     }
 
+    /// A `message` frame: one chat message, as broadcast and as an entry of a history page.
     public static func message(_ message: Message) -> String {
         var json = JSONWriter()
         write(message, into: &json)
         return json.text
     }
 
+    /// A `presence` frame: a member joined or left the room.
     public static func presence(_ event: PresenceEvent, member: Member, roomID: RoomID, timestamp: Milliseconds) -> String {
         var json = JSONWriter()
         json.object {
@@ -53,6 +56,7 @@ public enum Frames {
         return Self.messages(Array(kept), roomID: roomID, hasMore: hasMore || kept.count < messages.count)
     }
 
+    /// A `messages` frame (a page of history) holding all of `messages`, whatever its size.
     public static func messages(_ messages: [Message], roomID: RoomID, hasMore: Bool) -> String {
         var json = JSONWriter(reservingCapacity: 256 * (messages.count + 1))
         json.object {
@@ -64,6 +68,7 @@ public enum Frames {
         return json.text
     }
 
+    /// A `members` frame: the members connected to the room now.
     public static func members(_ members: [Member], roomID: RoomID) -> String {
         var json = JSONWriter()
         json.object {
@@ -81,6 +86,7 @@ public enum Frames {
         return json.text
     }
 
+    /// An `error` frame with the refusal's code and message.
     public static func error(_ error: ChatError) -> String {
         var json = JSONWriter()
         json.object {

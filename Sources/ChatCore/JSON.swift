@@ -4,8 +4,10 @@ import ChatWire
 /// and absent are the same; a present field of another type is `invalid_request`
 /// naming the field.
 public struct JSONFields: Sendable {
+    /// The request object's members, as parsed.
     public let members: [String: JSONValue]
 
+    /// The fields of an object already parsed.
     public init(_ members: [String: JSONValue]) { self.members = members }
 
     /// Parses a request body that must be a JSON object.
@@ -19,6 +21,7 @@ public struct JSONFields: Sendable {
         self.members = members
     }
 
+    /// A string field; nil when absent or `null`.
     public func string(_ name: String) throws(ChatError) -> String? {
         switch members[name] {
         case nil, .null?: return nil
@@ -27,11 +30,13 @@ public struct JSONFields: Sendable {
         }
     }
 
+    /// A string field that must be present: `invalid_request` ("{name}: required") when absent or `null`.
     public func requiredString(_ name: String) throws(ChatError) -> String {
         guard let value = try string(name) else { throw ChatError(.invalidRequest, "\(name): required") }
         return value
     }
 
+    /// An integer field; nil when absent or `null`. A whole JSON number written with a fraction (`50.0`) counts as an integer.
     public func integer(_ name: String) throws(ChatError) -> Int64? {
         switch members[name] {
         case nil, .null?: return nil

@@ -1,10 +1,15 @@
 /// The single-table key scheme (PROTOCOL.md §4). Every key the chat writes is
 /// made here and nowhere else.
 public enum Keys {
+    /// `USER#`: starts a member's key (partition and sort key alike).
     public static let userPrefix = "USER#"
+    /// `ROOM#`: starts a room's partition key.
     public static let roomPrefix = "ROOM#"
+    /// `CONN#`: starts a connection's sort key in its room's partition.
     public static let connectionPrefix = "CONN#"
+    /// `MESSAGE#`: starts a message's sort key in its room's partition.
     public static let messagePrefix = "MESSAGE#"
+    /// `DEDUPE#`: starts a dedupe record's sort key in its room's partition.
     public static let dedupePrefix = "DEDUPE#"
 
     /// `USER#{email}` / `USER#{email}`.
@@ -25,6 +30,7 @@ public enum Keys {
         ItemKey(pk: room(roomID), sk: messageSortKey(id))
     }
 
+    /// `SK = MESSAGE#{timestamp}#{unique}`: a message's sort key, which sorts by time; also where a history query starts.
     public static func messageSortKey(_ id: MessageID) -> String {
         messagePrefix + MessageID.pad(id.timestamp) + "#" + id.suffix
     }

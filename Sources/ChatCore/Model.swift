@@ -5,6 +5,7 @@ public struct Member: Sendable, Hashable, Codable {
     /// Display name, stored trimmed.
     public var username: String
 
+    /// A member with an already normalized email and trimmed username.
     public init(email: String, username: String) {
         self.email = email
         self.username = username
@@ -22,11 +23,16 @@ public typealias Milliseconds = Int64
 
 /// One open WebSocket of a member in a room.
 public struct Connection: Sendable, Hashable {
+    /// The id the front gave the connection.
     public var id: ConnectionID
+    /// The room the connection is in: its token's `room_id`.
     public var roomID: RoomID
+    /// The member the connection belongs to.
     public var member: Member
+    /// When the connection opened.
     public var connectedAt: Milliseconds
 
+    /// A member's open connection in a room.
     public init(id: ConnectionID, roomID: RoomID, member: Member, connectedAt: Milliseconds) {
         self.id = id
         self.roomID = roomID
@@ -37,15 +43,21 @@ public struct Connection: Sendable, Hashable {
 
 /// A stored chat message.
 public struct Message: Sendable, Hashable {
+    /// The message's id, which also orders it in history.
     public var id: MessageID
+    /// The room the message was sent in.
     public var roomID: RoomID
+    /// The sender.
     public var from: Member
+    /// The message's text, exactly as sent.
     public var text: String
     /// The sender's own id for safe retries, echoed only when given.
     public var clientMessageID: String?
 
+    /// When the message was stored: the timestamp inside its id.
     public var timestamp: Milliseconds { id.timestamp }
 
+    /// A message as it is stored and broadcast.
     public init(id: MessageID, roomID: RoomID, from: Member, text: String, clientMessageID: String?) {
         self.id = id
         self.roomID = roomID
@@ -61,9 +73,12 @@ public struct Message: Sendable, Hashable {
 ///
 /// Text form: `{13-digit zero-padded epoch ms}-{16 lowercase hex}`.
 public struct MessageID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// When the message was stored.
     public let timestamp: Milliseconds
+    /// 16 lowercase hex digits that keep messages of one millisecond apart.
     public let suffix: String
 
+    /// An id from its parts; `suffix` must be 16 lowercase hex digits for the text form to parse back.
     public init(timestamp: Milliseconds, suffix: String) {
         self.timestamp = timestamp
         self.suffix = suffix
@@ -86,6 +101,7 @@ public struct MessageID: Sendable, Hashable, Comparable, CustomStringConvertible
         self.suffix = String(decoding: utf8[14...], as: UTF8.self)
     }
 
+    /// The text form, as frames carry it: `{13-digit ms}-{16 hex}`.
     public var description: String { "\(Self.pad(timestamp))-\(suffix)" }
 
     static func pad(_ value: Int64) -> String {
@@ -93,5 +109,6 @@ public struct MessageID: Sendable, Hashable, Comparable, CustomStringConvertible
         return digits.count >= 13 ? digits : String(repeating: "0", count: 13 - digits.count) + digits
     }
 
+    /// Time order: the same as the order of the text forms and of the sort keys.
     public static func < (lhs: MessageID, rhs: MessageID) -> Bool { lhs.description < rhs.description }
 }

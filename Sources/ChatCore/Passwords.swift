@@ -6,13 +6,19 @@ import _CryptoExtras
 /// A stored password: the derived hash and everything needed to verify it and to
 /// raise its cost later (algorithm and parameters live beside the hash).
 public struct PasswordRecord: Sendable, Hashable {
+    /// The `algorithm` of records that `PasswordHasher` makes; the only one it verifies.
     public static let pbkdf2SHA256 = "PBKDF2-HMAC-SHA256"
 
+    /// Which KDF derived `hash`.
     public var algorithm: String
+    /// The KDF's rounds.
     public var iterations: Int
+    /// The random salt (16 bytes).
     public var salt: [UInt8]
+    /// The derived key (32 bytes).
     public var hash: [UInt8]
 
+    /// A record as stored, or as just hashed.
     public init(algorithm: String, iterations: Int, salt: [UInt8], hash: [UInt8]) {
         self.algorithm = algorithm
         self.iterations = iterations
@@ -27,10 +33,13 @@ public struct PasswordRecord: Sendable, Hashable {
 /// The KDF is deliberately slow (~85 ms in release), so it runs on a Dispatch
 /// queue rather than blocking a thread of Swift's cooperative pool.
 public struct PasswordHasher: Sendable {
+    /// OWASP's recommended rounds for PBKDF2-HMAC-SHA256.
     public static let owaspIterations = 600_000
 
+    /// Rounds for new hashes; a record with fewer needs an upgrade.
     public let iterations: Int
 
+    /// A hasher that makes new hashes with `iterations` rounds (at least 1).
     public init(iterations: Int = PasswordHasher.owaspIterations) {
         precondition(iterations >= 1)
         self.iterations = iterations
@@ -51,6 +60,7 @@ public struct PasswordHasher: Sendable {
         return (PasswordHasher(iterations: rounds), rounds < owaspIterations)
     }
 
+    /// Hashes a new password with a fresh random salt.
     public func hash(_ password: String) async throws -> PasswordRecord {
         var salt = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()

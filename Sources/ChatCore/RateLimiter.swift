@@ -3,9 +3,12 @@ import Synchronization
 /// The sending rate of a member in a room, across all their connections there
 /// (PROTOCOL.md §2 limits, §2b): a token bucket.
 public struct RateLimit: Sendable, Hashable {
+    /// The bucket's size: frames that may be sent at once after a pause.
     public var burst: Int
+    /// Tokens added back per second: the steady rate.
     public var perSecond: Double
 
+    /// A bucket of `burst` tokens, refilled at `perSecond`.
     public init(burst: Int, perSecond: Double) {
         self.burst = burst
         self.perSecond = perSecond
@@ -15,9 +18,12 @@ public struct RateLimit: Sendable, Hashable {
 /// Whose frames share one bucket: a member in a room. Opening more sockets does
 /// not raise the rate.
 public struct RateKey: Sendable, Hashable {
+    /// The room the frames are sent in.
     public var roomID: RoomID
+    /// The sending member's email.
     public var email: String
 
+    /// The bucket key of a member in a room.
     public init(roomID: RoomID, email: String) {
         self.roomID = roomID
         self.email = email
@@ -32,7 +38,9 @@ public protocol RateLimiter: Sendable {
 
 /// No limit at all (rate limiting switched off).
 public struct UnlimitedRate: RateLimiter {
+    /// A limiter that lets every frame through.
     public init() {}
+    /// Always true.
     public func allow(_ key: RateKey) async -> Bool { true }
 }
 
@@ -45,11 +53,13 @@ public final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
         var updatedAt: Milliseconds
     }
 
+    /// The size and refill rate of every bucket.
     public let limit: RateLimit
     private let clock: any ChatClock
     private let buckets = Mutex<[Key: Bucket]>([:])
     private let pruneAbove: Int
 
+    /// Buckets of `limit`'s size and rate, none kept yet; above `pruneAbove` of them, refilled ones are dropped.
     public init(_ limit: RateLimit, clock: any ChatClock, pruneAbove: Int = 10_000) {
         self.limit = limit
         self.clock = clock
@@ -108,9 +118,11 @@ public final class TokenBuckets<Key: Hashable & Sendable>: Sendable {
 public final class TokenBucketLimiter: RateLimiter {
     private let buckets: TokenBuckets<RateKey>
 
+    /// One bucket per member and room, each `limit`; `pruneAbove` as for `TokenBuckets`.
     public init(_ limit: RateLimit, clock: any ChatClock, pruneAbove: Int = 10_000) {
         buckets = TokenBuckets(limit, clock: clock, pruneAbove: pruneAbove)
     }
 
+    /// Takes a token from the member's bucket for the room; false when it is empty.
     public func allow(_ key: RateKey) async -> Bool { buckets.take(key) == nil }
 }

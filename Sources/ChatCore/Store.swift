@@ -17,12 +17,14 @@ public enum SortOrder: Sendable, Hashable {
 
 /// One page of a query: live items in sort-key order, and where to resume.
 public struct QueryPage: Sendable, Hashable {
+    /// The page's live items, in the query's order.
     public var items: [Item]
     /// The sort key to pass as `exclusiveStart` for the next page; nil when the
     /// query has reached its end. A page may hold fewer items than the limit (expired
     /// items are filtered after the limit, as DynamoDB does) and still have a next one.
     public var lastEvaluatedSK: String?
 
+    /// A page of `items` that resumes after `lastEvaluatedSK`.
     public init(items: [Item], lastEvaluatedSK: String?) {
         self.items = items
         self.lastEvaluatedSK = lastEvaluatedSK

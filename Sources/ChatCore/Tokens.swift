@@ -3,13 +3,16 @@ import JWTKit
 
 /// The claims of a chat token: who, which room, and until when.
 public struct TokenClaims: Sendable, Hashable {
+    /// Who the token is for (claims `email` and `username`).
     public var member: Member
+    /// The room the token admits to (claim `room_id`).
     public var roomID: RoomID
     /// Epoch seconds.
     public var issuedAt: Int64
     /// Epoch seconds; the token is refused from this second on.
     public var expiresAt: Int64
 
+    /// Claims as issued, or as read from a verified token.
     public init(member: Member, roomID: RoomID, issuedAt: Int64, expiresAt: Int64) {
         self.member = member
         self.roomID = roomID
@@ -28,6 +31,7 @@ public struct TokenService: Sendable {
 
     private let keys: JWTKeyCollection
     private let clock: any ChatClock
+    /// How long an issued token stays valid, in seconds.
     public let lifetimeSeconds: Int64
 
     /// Refuses a secret shorter than 32 bytes with a message that says so.
@@ -106,12 +110,14 @@ public struct TokenService: Sendable {
 
 /// Base64url without padding (RFC 4648 §5), as JWTs use it.
 public enum Base64URL {
+    /// The bytes of base64url text, padded or not; nil when it is not base64url.
     public static func decode(_ text: String) -> Data? {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         return Data(base64Encoded: base64)
     }
 
+    /// The base64url text of `bytes`, without padding.
     public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
         Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")

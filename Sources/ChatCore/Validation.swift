@@ -1,11 +1,17 @@
 /// The contract's input rules (PROTOCOL.md §1, §2, §2a), each a pure function from
 /// request fields to a normalized value or a `ChatError` naming the field.
 public enum Validation {
+    /// Longest email, in characters after trimming.
     public static let maxEmailLength = 254
+    /// Allowed username lengths, in characters after trimming.
     public static let usernameLength = 1...32
+    /// Allowed password lengths, in characters.
     public static let passwordLength = 8...128
+    /// Allowed room id lengths (ASCII, so characters and bytes agree).
     public static let roomIDLength = 1...64
+    /// Allowed `client_msg_id` lengths, in characters.
     public static let clientMessageIDLength = 1...64
+    /// The room a login without `room_id` joins.
     public static let defaultRoom: RoomID = "lobby"
 
     /// Trims, lower-cases and checks an email.

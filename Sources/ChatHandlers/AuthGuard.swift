@@ -7,6 +7,7 @@ import Foundation
 /// out), and hashing itself is a bounded resource that says "busy" at once rather
 /// than queueing without end.
 public struct AuthGuard: Sendable {
+    /// How much the guard lets through; the defaults suit a server open to the internet.
     public struct Limits: Sendable, Hashable {
         /// Register and login requests per client address; nil: no limit.
         public var perAddress: RateLimit? = RateLimit(burst: 60, perSecond: 2)
@@ -17,6 +18,7 @@ public struct AuthGuard: Sendable {
         /// Requests that may wait for a hashing slot; more are told 503 at once.
         public var hashingQueue = 4 * max(1, ProcessInfo.processInfo.activeProcessorCount)
 
+        /// The default limits.
         public init() {}
 
         /// No throttling at all (hashing stays bounded): for tests that are not about it.
@@ -32,6 +34,7 @@ public struct AuthGuard: Sendable {
     private let failedLogins: TokenBuckets<String>?
     let hashing: WorkSlots
 
+    /// A guard enforcing `limits`, its buckets refilling by `clock`.
     public init(_ limits: Limits = Limits(), clock: any ChatClock) {
         perAddress = limits.perAddress.map { TokenBuckets($0, clock: clock) }
         failedLogins = limits.failedLogins.map { TokenBuckets($0, clock: clock) }

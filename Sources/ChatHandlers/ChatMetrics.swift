@@ -8,7 +8,9 @@ import Synchronization
 public struct ChatMetrics: Sendable {
     /// One metric: its name (the swift-metrics label) and what it means.
     public struct Definition: Sendable, Hashable {
+        /// The name it is exported under; for the chat's own metrics, also its swift-metrics label.
         public var name: String
+        /// What it counts or times: Prometheus's `# HELP` text.
         public var help: String
     }
 
@@ -40,17 +42,29 @@ public struct ChatMetrics: Sendable {
         return catalog
     }()
 
+    /// Gauge name: WebSocket connections open now.
     public static let connections = "chatroom_connections"
+    /// Gauge name: rooms with at least one open connection.
     public static let rooms = "chatroom_rooms"
+    /// Counter name: messages committed to the store.
     public static let messagesStored = "chatroom_messages_stored_total"
+    /// Counter name: frames handed to connections, once per recipient.
     public static let deliveries = "chatroom_deliveries_total"
+    /// Counter name: frames not delivered because the connection was gone.
     public static let deliveryFailures = "chatroom_delivery_failures_total"
+    /// Counter name: client frames handled, labelled by `route` and `outcome`.
     public static let frames = "chatroom_frames_total"
+    /// Counter name: registrations, logins and WebSocket connects, labelled by `kind` and `outcome`.
     public static let authAttempts = "chatroom_auth_attempts_total"
+    /// Counter name: requests refused for going too fast, labelled by `kind`.
     public static let throttled = "chatroom_throttled_total"
+    /// Counter name: connections closed because they read too slowly.
     public static let slowClientDisconnects = "chatroom_slow_client_disconnects_total"
+    /// Timer name: committing one batch of writes to the store.
     public static let storeCommitSeconds = "chatroom_store_commit_seconds"
+    /// Timer name: from a client frame's arrival to the last write of the frames it caused.
     public static let broadcastSeconds = "chatroom_broadcast_seconds"
+    /// Timer name: a register or login's password hashing, queueing included.
     public static let passwordHashSeconds = "chatroom_password_hash_seconds"
 
     /// The factory every instrument comes from.
@@ -58,14 +72,23 @@ public struct ChatMetrics: Sendable {
     /// False for the do-nothing factory: callers may skip work done only to measure.
     public let isRecording: Bool
 
+    /// WebSocket connections open now (`connections`).
     public let connectionsOpen: CoreMetrics.Meter
+    /// Rooms with at least one open connection (`rooms`).
     public let roomsOpen: CoreMetrics.Meter
+    /// Messages committed to the store (`messagesStored`).
     public let messagesStoredCount: CoreMetrics.Counter
+    /// Frames handed to connections, once per recipient (`deliveries`).
     public let deliveriesCount: CoreMetrics.Counter
+    /// Frames not delivered because the connection was gone (`deliveryFailures`).
     public let deliveryFailuresCount: CoreMetrics.Counter
+    /// Connections closed because they read too slowly (`slowClientDisconnects`).
     public let slowClientDisconnectsCount: CoreMetrics.Counter
+    /// Time to commit one batch of writes to the store (`storeCommitSeconds`).
     public let storeCommit: CoreMetrics.Timer
+    /// From a client frame's arrival to the last write of the frames it caused (`broadcastSeconds`).
     public let broadcast: CoreMetrics.Timer
+    /// Time a register or login spent hashing its password (`passwordHashSeconds`).
     public let passwordHash: CoreMetrics.Timer
 
     /// - Parameter factory: where the instruments live; the default records nothing.

@@ -5,21 +5,33 @@ import Logging
 /// Everything the handlers need, passed in once: the seams (store, delivery,
 /// clock, rate limiter) and the rules.
 public struct HandlerEnvironment: Sendable {
+    /// The store in the chat's terms: rooms, members, connections and messages.
     public var repository: ChatRepository
+    /// Issues and verifies the tokens members connect with.
     public var tokens: TokenService
+    /// Hashes and checks members' passwords.
     public var passwords: PasswordHasher
+    /// Sends frames to connections: `@connections` on AWS, a socket write locally.
     public var delivery: any ConnectionDelivery
+    /// Limits how fast a member may send frames in a room.
     public var rateLimiter: any RateLimiter
+    /// Where "now" comes from; tests move it.
     public var clock: any ChatClock
+    /// Issues message ids, increasing within this process.
     public var messageIDs: MessageIDGenerator
+    /// The chat's settings: message length, history limits, retention.
     public var config: ChatConfig
+    /// Where the handlers log.
     public var logger: Logger
+    /// What the handlers count and time.
     public var metrics: ChatMetrics
+    /// Throttles register and login, and bounds password hashing.
     public var auth: AuthGuard
     /// History pages being read and encoded at once: a flood of `getMessages`
     /// waits here instead of taking every thread from other rooms and `/health`.
     let historyReads = WorkSlots(slots: max(1, ProcessInfo.processInfo.activeProcessorCount), queue: 100_000)
 
+    /// An environment over `store`: the repository, message ids and auth guard are made from it and `clock`.
     public init(
         store: any ChatStore,
         tokens: TokenService,
@@ -49,8 +61,10 @@ public struct HandlerEnvironment: Sendable {
 /// The chat's Lambda functions, one method per API Gateway route. Each takes
 /// API Gateway's own event shape and returns its response shape.
 public struct Handlers: Sendable {
+    /// The seams and rules every handler works with.
     public let environment: HandlerEnvironment
 
+    /// Handlers working in `environment`.
     public init(_ environment: HandlerEnvironment) { self.environment = environment }
 
     var repository: ChatRepository { environment.repository }
@@ -61,7 +75,9 @@ public struct Handlers: Sendable {
 /// The authorizer refused: on Lambda this error's message, "Unauthorized", is
 /// what makes API Gateway answer 401.
 public struct Unauthorized: Error, Sendable, CustomStringConvertible {
+    /// The authorizer's refusal.
     public init() {}
+    /// "Unauthorized", the message API Gateway looks for.
     public var description: String { "Unauthorized" }
 }
 
@@ -94,8 +110,10 @@ extension PasswordHasher {
 /// each request, frame or connection event, and `provider`, given to the logging
 /// system, puts it on every line logged meanwhile, handlers' lines included.
 public enum LogContext {
+    /// The fields put on every line logged by this task and its children.
     @TaskLocal public static var metadata: Logger.Metadata = [:]
 
+    /// Hands the logging system the current task's `metadata`; give it to `LoggingSystem.bootstrap`.
     public static let provider = Logger.MetadataProvider { metadata }
 
     /// Runs `work` with `connection` on every line it logs.

@@ -150,7 +150,9 @@ public struct ParsedFrame: Sendable {
         case unknown(String)
     }
 
+    /// The frame's JSON object, `action` included, read under the contract's rules.
     public var fields: JSONFields
+    /// What the frame's `action` names: an action route's, or an unknown one.
     public var action: Action?
 
     /// The route the frame's action selects (`$default` for any other).

@@ -18,6 +18,7 @@ public enum Route: String, Sendable, CaseIterable {
         case webSocket
     }
 
+    /// The event shape this route takes, and so how a Lambda invocation is decoded.
     public var kind: Kind {
         switch self {
         case .register, .login: .http

@@ -4,11 +4,13 @@ import Synchronization
 /// The client of the request being handled, as far as a front (the local
 /// gateway) can tell whether it is still there: work nobody will hear of is skipped.
 public protocol RequestClient: Sendable {
+    /// True once the client has hung up.
     var isGone: Bool { get }
 }
 
 /// The request's client while a front handles it; nil where nobody can tell.
 public enum CurrentRequest {
+    /// The client of the request this task handles; the front sets it around each request.
     @TaskLocal public static var client: (any RequestClient)?
 }
 

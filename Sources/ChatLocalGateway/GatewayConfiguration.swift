@@ -1,6 +1,8 @@
 /// How the local gateway listens and which of API Gateway's limits it keeps.
 public struct GatewayConfiguration: Sendable {
+    /// The address to listen on; loopback by default.
     public var host = "127.0.0.1"
+    /// The port to listen on; 0 picks a free one.
     public var port = 8080
     /// One WebSocket frame, in payload bytes; a larger one closes the connection with 1009.
     public var maxFrameBytes = 32_768
@@ -40,5 +42,6 @@ public struct GatewayConfiguration: Sendable {
     /// The stage name put into events, as API Gateway would.
     public var stage = "local"
 
+    /// The defaults: 127.0.0.1:8080, with API Gateway's own limits.
     public init() {}
 }

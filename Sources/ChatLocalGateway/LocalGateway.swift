@@ -16,7 +16,9 @@ import Synchronization
 /// WebSocket at `/ws`. It builds the very events API Gateway would and calls the
 /// handlers in-process; delivery to a connection is a write to its socket.
 public struct LocalGateway: Sendable {
+    /// The chat's handlers, delivering through this gateway's connections.
     public let handlers: Handlers
+    /// How the gateway listens and which limits it keeps.
     public let configuration: GatewayConfiguration
     let registry: ConnectionRegistry
     let accepted: AcceptedConnections

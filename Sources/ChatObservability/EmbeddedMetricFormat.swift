@@ -13,6 +13,7 @@ public final class EmbeddedMetricFormat: MetricsFactory, Sendable {
     /// EMF's limit on values of one metric in one document.
     static let maxValuesPerMetric = 100
 
+    /// The CloudWatch namespace the metrics are put in.
     public let namespace: String
     /// Dimensions put on every metric, e.g. the function's name.
     public let dimensions: [(String, String)]
@@ -29,6 +30,7 @@ public final class EmbeddedMetricFormat: MetricsFactory, Sendable {
         case last(Double, unit: String)
     }
 
+    /// A factory whose metrics go into `namespace`, each with `dimensions` added.
     public init(namespace: String, dimensions: [(String, String)] = []) {
         self.namespace = namespace
         self.dimensions = dimensions
@@ -119,30 +121,40 @@ public final class EmbeddedMetricFormat: MetricsFactory, Sendable {
         record(label, dimensions) { $0 = .last(value, unit: "None") }
     }
 
+    /// A counter, summed until the next flush.
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         Sum(label: label, dimensions: dimensions, sink: self)
     }
 
+    /// A floating-point counter, summed until the next flush.
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
         Sum(label: label, dimensions: dimensions, sink: self)
     }
 
+    /// A recorder: every value kept when `aggregate`, else only the last.
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         Values(label: label, dimensions: dimensions, sink: self, aggregates: aggregate)
     }
 
+    /// A meter: its latest level is reported.
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
         Level(label: label, dimensions: dimensions, sink: self)
     }
 
+    /// A timer: every duration kept, in seconds.
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         Values(label: label, dimensions: dimensions, sink: self, aggregates: true)
     }
 
+    /// Nothing to release: what the counter recorded waits for the next flush.
     public func destroyCounter(_ handler: any CounterHandler) {}
+    /// Nothing to release: what the counter recorded waits for the next flush.
     public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
+    /// Nothing to release: what the recorder recorded waits for the next flush.
     public func destroyRecorder(_ handler: any RecorderHandler) {}
+    /// Nothing to release: the meter's level waits for the next flush.
     public func destroyMeter(_ handler: any MeterHandler) {}
+    /// Nothing to release: what the timer recorded waits for the next flush.
     public func destroyTimer(_ handler: any TimerHandler) {}
 }
 

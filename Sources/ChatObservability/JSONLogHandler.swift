@@ -6,8 +6,11 @@ import Synchronization
 /// `logger`, `message` and the event's metadata as fields, so a log shipper
 /// needs no pattern to read it. (`--log-format json`.)
 public struct JSONLogHandler: LogHandler {
+    /// The lowest level logged; `info` by default.
     public var logLevel: Logger.Level = .info
+    /// Fields put on every line this handler writes.
     public var metadata: Logger.Metadata = [:]
+    /// Supplies fields at each event, such as the request or connection a task is serving.
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let output: Output
@@ -33,11 +36,13 @@ public struct JSONLogHandler: LogHandler {
         self.output = Output(write)
     }
 
+    /// One field of `metadata`.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes `event` as one JSON line. On a clash the event's metadata wins over the provider's, and that over the handler's own.
     public func log(event: LogEvent) {
         var fields: [String: Any] = [:]
         var merged = metadata

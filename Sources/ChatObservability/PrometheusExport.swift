@@ -9,6 +9,7 @@ public struct PrometheusExport: MetricsFactory {
     /// A metric's Prometheus name and help text, by swift-metrics label.
     public typealias Catalog = [String: (name: String, help: String)]
 
+    /// The registry holding every instrument; `exposition()` renders it.
     public let registry: PrometheusCollectorRegistry
     private let catalog: Catalog
     /// Latencies here run from a fraction of a millisecond (a commit, a local
@@ -20,6 +21,7 @@ public struct PrometheusExport: MetricsFactory {
     ]
     private let valueBuckets: [Double] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
 
+    /// Instruments named and described by `catalog`, kept in `registry`.
     public init(catalog: Catalog, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.catalog = catalog
         self.registry = registry
@@ -33,44 +35,54 @@ public struct PrometheusExport: MetricsFactory {
         return MetricNameDescriptor(metricName: known?.name ?? label, unitName: "", helpText: known?.help ?? label)
     }
 
+    /// A Prometheus counter.
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
+    /// A Prometheus counter, for floating-point increments.
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
         registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
+    /// A histogram when `aggregate`, else a gauge holding the last value.
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return registry.makeGauge(descriptor: descriptor(label), labels: dimensions) }
         return registry.makeValueHistogram(descriptor: descriptor(label), labels: dimensions, buckets: valueBuckets)
     }
 
+    /// A Prometheus gauge.
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
         registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
     }
 
+    /// A histogram of durations, with buckets from 0.1 ms to 10 s.
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions, buckets: durationBuckets)
     }
 
+    /// Removes the counter from the registry.
     public func destroyCounter(_ handler: any CounterHandler) {
         if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
     }
 
+    /// Removes the counter from the registry.
     public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
         if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
     }
 
+    /// Removes the gauge or histogram from the registry.
     public func destroyRecorder(_ handler: any RecorderHandler) {
         if let gauge = handler as? Prometheus.Gauge { registry.unregisterGauge(gauge) }
         if let histogram = handler as? Prometheus.Histogram<Double> { registry.unregisterValueHistogram(histogram) }
     }
 
+    /// Removes the gauge from the registry.
     public func destroyMeter(_ handler: any MeterHandler) {
         if let gauge = handler as? Prometheus.Gauge { registry.unregisterGauge(gauge) }
     }
 
+    /// Removes the histogram from the registry.
     public func destroyTimer(_ handler: any TimerHandler) {
         if let histogram = handler as? Prometheus.Histogram<Duration> { registry.unregisterDurationHistogram(histogram) }
     }

@@ -134,11 +134,13 @@ public final class SQLiteStore: ChatStore {
 
     // MARK: ChatStore
 
+    /// One conditional statement on the writer, committed with its batch; `.absent` also replaces an expired item.
     public func put(_ item: Item, condition: PutCondition) async throws {
         let now = clock.nowSeconds()
         try await write { db in try await Self.put(item, condition: condition, now: now, on: db) }
     }
 
+    /// Reads the committed item on a reader; an expired item reads as none.
     public func get(_ key: ItemKey) async throws -> Item? {
         let rows = try await readers.read {
             try await $0.query(
@@ -149,6 +151,7 @@ public final class SQLiteStore: ChatStore {
         return try rows.first.map(Self.item)
     }
 
+    /// Deletes on the writer and returns the old row (`RETURNING`), expired or not.
     public func delete(_ key: ItemKey) async throws -> Item? {
         try await write { db in
             let rows = try await db.query(
@@ -159,6 +162,7 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
+    /// A range of the primary key, read on a reader; expired items are skipped before `limit` counts.
     public func query(pk: String, skPrefix: String, order: SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage {
         precondition(limit > 0, "a query's limit must be positive")
         var sql = "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk >= ?2 AND (ttl IS NULL OR ttl > ?3)"
@@ -176,6 +180,7 @@ public final class SQLiteStore: ChatStore {
         return QueryPage(items: items, lastEvaluatedSK: items.count == limit ? items.last?.sk : nil)
     }
 
+    /// Every put under one savepoint in the writer's batch; the first failed condition rolls them all back.
     public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
         let now = clock.nowSeconds()
         try await write { db in
@@ -193,6 +198,7 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
+    /// One `DELETE` on the writer over every partition's `skPrefix` range: a full scan, for start-up.
     public func deleteAll(skPrefix: String) async throws -> Int {
         try await write { db in
             var sql = "DELETE FROM items WHERE sk >= ?1"
@@ -205,6 +211,7 @@ public final class SQLiteStore: ChatStore {
         }
     }
 
+    /// `SELECT 1` on a connection of its own, so that `/health` never waits behind reads.
     public func ping() async throws {
         do {
             _ = try await pinger.query("SELECT 1")

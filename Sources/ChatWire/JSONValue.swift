@@ -19,6 +19,7 @@ public enum JSONValue: Sendable, Hashable {
         return try? JSONDecoder().decode(JSONValue.self, from: data)
     }
 
+    /// Parses JSON text; nil when it is not JSON.
     public static func parse(_ text: String) -> JSONValue? { parse(Data(text.utf8)) }
 
     /// The object's members, or nil when this is not an object.
@@ -32,9 +33,13 @@ public enum JSONValue: Sendable, Hashable {
         parse(text)?.objectValue ?? [:]
     }
 
+    /// The string, or nil when this is not a string.
     public var string: String? { if case .string(let value) = self { value } else { nil } }
+    /// The Boolean, or nil when this is not one.
     public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
+    /// The elements, or nil when this is not an array.
     public var array: [JSONValue]? { if case .array(let value) = self { value } else { nil } }
+    /// The members, or nil when this is not an object (the same as `objectValue`).
     public var object: [String: JSONValue]? { objectValue }
 
     /// Any JSON number, as a `Double`.
@@ -55,10 +60,12 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// The member named `key`; nil when absent or when this is not an object.
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 }
 
 extension JSONValue: Codable {
+    /// Decodes any JSON value; a number that fits an `Int64` stays an exact integer.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -78,6 +85,7 @@ extension JSONValue: Codable {
         }
     }
 
+    /// Encodes the JSON this value stands for.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
@@ -112,10 +120,15 @@ extension JSONValue {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
+    /// A JSON string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// A JSON integer.
     public init(integerLiteral value: Int64) { self = .integer(value) }
+    /// A JSON Boolean.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// A JSON array.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// A JSON object; of repeated keys, the last wins.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }

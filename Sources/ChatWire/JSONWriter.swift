@@ -1,12 +1,16 @@
 /// Writes compact JSON text. Outbound frames are built with it once per broadcast,
 /// without a Codable round trip, so their shape is exactly the contract's.
 public struct JSONWriter: Sendable {
+    /// The UTF-8 JSON written so far.
     public private(set) var bytes: [UInt8] = []
 
+    /// An empty writer with room for `capacity` bytes.
     public init(reservingCapacity capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
+    /// The JSON written so far, as a string.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// Writes an object whose members `body` writes.
     public mutating func object(_ body: (inout ObjectWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         var writer = ObjectWriter(json: self)
@@ -16,6 +20,7 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "}"))
     }
 
+    /// Writes an array: one value per element of `elements`, each written by `body`.
     public mutating func array<S: Sequence>(_ elements: S, _ body: (inout JSONWriter, S.Element) -> Void) {
         bytes.append(UInt8(ascii: "["))
         var first = true
@@ -30,6 +35,7 @@ public struct JSONWriter: Sendable {
     /// Appends JSON that is already encoded (a stored frame).
     public mutating func raw(_ json: String) { bytes.append(contentsOf: json.utf8) }
 
+    /// Writes a JSON string, escaping quotes, backslashes and control characters.
     public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
@@ -50,7 +56,9 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Writes an integer.
     public mutating func integer(_ value: Int64) { bytes.append(contentsOf: String(value).utf8) }
+    /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) { bytes.append(contentsOf: (value ? "true" : "false").utf8) }
 
     /// Writes the members of one object, commas included.
@@ -65,18 +73,22 @@ public struct JSONWriter: Sendable {
             json.bytes.append(UInt8(ascii: ":"))
         }
 
+        /// Writes a member with a string value.
         public mutating func field(_ name: String, _ value: String) {
             key(name)
             json.string(value)
         }
+        /// Writes a member with an integer value.
         public mutating func field(_ name: String, _ value: Int64) {
             key(name)
             json.integer(value)
         }
+        /// Writes a member with a Boolean value.
         public mutating func field(_ name: String, _ value: Bool) {
             key(name)
             json.bool(value)
         }
+        /// Writes a member whose value `value` writes (an object or an array).
         public mutating func field(_ name: String, _ value: (inout JSONWriter) -> Void) {
             key(name)
             value(&json)

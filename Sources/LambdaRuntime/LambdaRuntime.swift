@@ -7,14 +7,18 @@ import ServiceLifecycle
 
 /// What Lambda tells a function about one invocation.
 public struct InvocationContext: Sendable {
+    /// `Lambda-Runtime-Aws-Request-Id`: the invocation's id, in the paths of its answer.
     public var requestID: String
     /// Epoch milliseconds by which the function must answer (`Lambda-Runtime-Deadline-Ms`).
     public var deadline: Int64
+    /// `Lambda-Runtime-Invoked-Function-Arn`: the function, version or alias invoked.
     public var invokedFunctionARN: String
     /// `Lambda-Runtime-Trace-Id`, for X-Ray (`_X_AMZN_TRACE_ID`).
     public var traceID: String?
+    /// The runtime's logger, with the invocation's `requestID` as metadata.
     public var logger: Logger
 
+    /// A context as the headers of `/invocation/next` describe it.
     public init(requestID: String, deadline: Int64, invokedFunctionARN: String, traceID: String? = nil, logger: Logger) {
         self.requestID = requestID
         self.deadline = deadline
@@ -27,9 +31,12 @@ public struct InvocationContext: Sendable {
 /// The error a function reports for an invocation: `errorType` and
 /// `errorMessage`, as Lambda expects them on `/error`.
 public struct FunctionError: Error, Sendable {
+    /// `errorType`, also sent as `Lambda-Runtime-Function-Error-Type`.
     public var type: String
+    /// `errorMessage`: what went wrong.
     public var message: String
 
+    /// An error to report as it is; any other error a handler throws is reported by its type's name and description.
     public init(type: String, message: String) {
         self.type = type
         self.message = message
@@ -38,7 +45,9 @@ public struct FunctionError: Error, Sendable {
 
 /// The Runtime API itself failed: no event could be fetched or no answer posted.
 public struct RuntimeAPIError: Error, Sendable, CustomStringConvertible {
+    /// Which call failed, and how.
     public var message: String
+    /// `message`, as it is.
     public var description: String { message }
 }
 
@@ -51,6 +60,7 @@ public struct LambdaRuntime: Sendable {
     let http: HTTPClient
     let logger: Logger
 
+    /// A runtime on `runtimeAPI`, the value of `AWS_LAMBDA_RUNTIME_API`.
     public init(runtimeAPI: String, http: HTTPClient = .shared, logger: Logger) {
         self.runtimeAPI = runtimeAPI
         self.http = http
@@ -145,14 +155,17 @@ public struct LambdaRuntime: Sendable {
 /// shutdown (Lambda's SIGTERM) or cancellation, and throws only when the Runtime
 /// API itself fails.
 public struct LambdaLoop: Service {
+    /// The Runtime API loop the service runs.
     public let runtime: LambdaRuntime
     let handler: @Sendable (InvocationContext, [UInt8]) async throws -> [UInt8]
 
+    /// A service running `handler` on every invocation `runtime` fetches.
     public init(runtime: LambdaRuntime, handler: @escaping @Sendable (InvocationContext, [UInt8]) async throws -> [UInt8]) {
         self.runtime = runtime
         self.handler = handler
     }
 
+    /// Serves invocations until graceful shutdown or cancellation; throws only a `RuntimeAPIError`.
     public func run() async throws {
         do {
             try await cancelWhenGracefulShutdown { try await runtime.run(handler) }

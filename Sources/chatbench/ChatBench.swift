@@ -8,7 +8,7 @@ struct ChatBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatbench",
         abstract: "Benchmarks for the chat server: fan-out, connect storm, idle connections.",
-        subcommands: [FanOut.self, ConnectStorm.self, IdleConnections.self]
+        subcommands: [FanOut.self, RawFanOut.self, ConnectStorm.self, IdleConnections.self]
     )
 }
 

@@ -27,7 +27,9 @@ public actor MotoServer {
     }
 }
 
+/// Why the moto server is not available.
 public enum MotoError: Error {
+    /// `moto_server.py` did not start; says why and what to install.
     case didNotStart(String)
 }
 

@@ -4,10 +4,13 @@ import Foundation
 /// process that prints its port on its first line and serves until its standard
 /// input closes: when `stop()` is called, or when the test process ends.
 public final class PythonHelper: Sendable {
+    /// The port the helper printed, on 127.0.0.1.
     public let port: Int
     private let process: Process
     private let input: Pipe
 
+    /// Starts `script` (a file beside this one) with `arguments` and waits for its port; throws `HelperDidNotStart`
+    /// if none comes.
     public init(script: String, arguments: [String] = []) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -39,6 +42,7 @@ public final class PythonHelper: Sendable {
     /// `http://127.0.0.1:PORT`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
+    /// Closes the helper's standard input and waits for it to exit.
     public func stop() async {
         try? input.fileHandleForWriting.close()
         let process = self.process
@@ -48,6 +52,8 @@ public final class PythonHelper: Sendable {
 
 /// A helper script that printed no port (not installed, or it failed at start).
 public struct HelperDidNotStart: Error, CustomStringConvertible {
+    /// Which script failed to start, and what it printed instead of its port.
     public var message: String
+    /// `message`, as it is.
     public var description: String { message }
 }
