@@ -71,7 +71,7 @@ final class Member: ChannelInboundHandler {
     /// Channels of this event loop written to during the current read batch.
     private var unflushed: [any Channel] = []
     private static let prefix = Array(
-        #"{"type":"message","id":"1764093600123-0000002a9f1c3b7e","room_id":"lobby","from":"floor@example.com","username":"floor","timestamp":1764093600123,"message":"#
+        #"{"type":"message","id":"1764093600123-0000002a9f1c3b7e","room_id":"lobby","from":"floor@example.com","username":"floor","timestamp":1764093600123,"message":""#
             .utf8
     )
     private static let suffix = Array(#""}"#.utf8)
