@@ -1,4 +1,5 @@
-"""Prints ours / baseline for every scenario of one bench run, as a Markdown table."""
+"""Prints one bench run (scripts/bench) as a Markdown table: ours beside the NIO
+floor, the ratios, and which of the performance issue's targets are met."""
 import json
 import pathlib
 import sys
@@ -6,42 +7,52 @@ import sys
 run = pathlib.Path(sys.argv[1])
 
 
-def load(label, name):
-    path = run / f"{label}-{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+def load(name):
+    path = run / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
-rows = []
+floor50, ours50 = load("floor-fanout-50k"), load("chatroom-fanout-50k")
+floormax, oursmax = load("floor-fanout-max"), load("chatroom-fanout-max")
+full50 = load("chatroom-sync-full-fanout-50k")
+storm, idle = load("chatroom-connect-storm"), load("chatroom-idle")
 
 
-def row(metric, ours, base, target=None, better="higher"):
-    ratio = ""
-    if isinstance(ours, (int, float)) and isinstance(base, (int, float)) and base:
-        ratio = f"{ours / base:.2f}x"
-    fmt = lambda v: f"{v:,.2f}" if isinstance(v, float) and v < 100 else (f"{v:,.0f}" if isinstance(v, (int, float)) else "n/a")
-    rows.append(f"| {metric} | {fmt(ours)} | {fmt(base)} | {ratio} | {target or ''} |")
+def cpu(result):
+    if "server_user_us_per_delivery" not in result:
+        return None
+    return result["server_user_us_per_delivery"] + result["server_system_us_per_delivery"]
 
 
-for name, title in [("fanout-max", "flat out"), ("fanout-half", "half the max rate"), ("fanout-100k", "100,000 deliveries/s offered")]:
-    ours, base = load("chatroom", name), load("baseline", name)
-    if not ours or not base:
-        continue
-    row(f"{title}: deliveries/s", ours["deliveries_per_second"], base["deliveries_per_second"],
-        "≥ 250,000 and ≥ 0.6x" if name == "fanout-max" else None)
-    row(f"{title}: messages stored/s", ours["stored_per_second"], base["stored_per_second"])
-    row(f"{title}: p99 latency (ms)", ours["latency_ms"]["p99"], base["latency_ms"]["p99"],
-        "< 20 ms" if name == "fanout-half" else None, "lower")
-    row(f"{title}: p50 latency (ms)", ours["latency_ms"]["p50"], base["latency_ms"]["p50"])
-    row(f"{title}: server CPU per delivery (µs)", ours["server_cpu_us_per_delivery"], base["server_cpu_us_per_delivery"],
-        "≤ 2 µs and ≤ 1.3x" if name == "fanout-100k" else None, "lower")
-ours, base = load("chatroom", "connect-storm"), load("baseline", "connect-storm")
-if ours and base:
-    row("connects/s", ours["connects_per_second"], base["connects_per_second"], "≥ 2,000")
-ours, base = load("chatroom", "idle"), load("baseline", "idle")
-if ours and base:
-    row("idle connections held", ours["connections"], base["connections"], "10,000")
-    row("server RSS per idle connection (KB)", ours["rss_bytes_per_connection"] / 1024, base["rss_bytes_per_connection"] / 1024, "< 20 KB", "lower")
+def fmt(value, digits=2):
+    return "n/a" if value is None else f"{value:,.{digits}f}"
 
-print("| scenario | chatroom | baseline | ours / baseline | target |")
-print("|---|---|---|---|---|")
-print("\n".join(rows))
+
+def verdict(ok):
+    return "n/a" if ok is None else ("met" if ok else "not met")
+
+
+print("| measure (1 room × 100 members, 10 senders; server on one core, client on another) | chatroom | floor | ratio | target | |")
+print("|---|---|---|---|---|---|")
+c, f = cpu(ours50), cpu(floor50)
+ratio = c / f if c and f else None
+print(f"| 50,000 deliveries/s: server CPU per delivery (µs) | {fmt(c)} | {fmt(f)} | {fmt(ratio)}× | ≤ 1.3× floor | {verdict(ratio <= 1.3 if ratio else None)} |")
+u, fu = ours50.get("server_user_us_per_delivery"), floor50.get("server_user_us_per_delivery")
+print(f"| 50,000 deliveries/s: user CPU per delivery (µs) | {fmt(u)} | {fmt(fu)} | | ≤ 1.5 µs | {verdict(u <= 1.5 if u is not None else None)} |")
+s, fs = ours50.get("server_system_us_per_delivery"), floor50.get("server_system_us_per_delivery")
+print(f"| 50,000 deliveries/s: system CPU per delivery (µs) | {fmt(s)} | {fmt(fs)} | | | |")
+p50, p99 = ours50.get("latency_ms_p50"), ours50.get("latency_ms_p99")
+print(f"| 50,000 deliveries/s: latency p50 / p99 (ms) | {fmt(p50)} / {fmt(p99)} | {fmt(floor50.get('latency_ms_p50'))} / {fmt(floor50.get('latency_ms_p99'))} | | p99 ≤ 5 ms | {verdict(p99 <= 5 if p99 is not None else None)} |")
+m, fm = oursmax.get("deliveries_per_second"), floormax.get("deliveries_per_second")
+mr = m / fm if m and fm else None
+print(f"| flat out: deliveries/s | {fmt(m, 0)} | {fmt(fm, 0)} | {fmt(mr)}× | ≥ 0.7× floor | {verdict(mr >= 0.7 if mr else None)} |")
+print(f"| flat out: server CPU per delivery (µs) | {fmt(cpu(oursmax))} | {fmt(cpu(floormax))} | | | |")
+cps, cpc = storm.get("connects_per_second"), storm.get("server_cpu_us_per_connect")
+print(f"| authenticated connects per second | {fmt(cps, 0)} | | | ≥ 5,000 | {verdict(cps >= 5000 if cps else None)} |")
+cpc_ms = cpc / 1000 if cpc is not None else None
+print(f"| server CPU per connect (ms) | {fmt(cpc_ms, 3)} | | | ≤ 0.15 ms | {verdict(cpc_ms <= 0.15 if cpc_ms is not None else None)} |")
+rss = idle["rss_bytes_per_connection"] / 1024 if "rss_bytes_per_connection" in idle else None
+print(f"| idle connections: server RSS per connection (KB) | {fmt(rss, 1)} | | | ≤ 12 KB | {verdict(rss <= 12 if rss is not None else None)} |")
+fc = cpu(full50)
+extra = fc - c if fc is not None and c is not None else None
+print(f"| `--sync full` at 50,000 deliveries/s: CPU per delivery (µs) | {fmt(fc)} | | | stated | +{fmt(extra)} µs per delivery, +{fmt(extra * 100 if extra is not None else None)} µs per message |")

@@ -42,14 +42,71 @@ private final class DiscardWrites: ChannelOutboundHandler, RemovableChannelHandl
 /// a connection that has received nothing for `idleTimeout` (API Gateway's idle
 /// limit). At the front, any bytes from the client, data frames and pings alike,
 /// count as traffic.
-func installConnectionGuards(on channel: any Channel, idleTimeout: Duration, linger: Duration) async throws {
+func installConnectionGuards(on channel: any Channel, idleTimeout: Duration, linger: Duration) async throws -> FrameWriter {
     let (idle, lingering) = (TimeAmount(idleTimeout), TimeAmount(linger))
-    try await channel.eventLoop.submit {
+    return try await channel.eventLoop.submit {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(IdleCloser(), position: .first)
         try pipeline.addHandler(IdleStateHandler(readTimeout: idle), position: .first)
         try pipeline.addHandler(LingeringClose(linger: lingering), position: .first)
+        let writer = RawFrames()
+        try pipeline.addHandler(writer, position: .first)
+        return FrameWriter(channel: channel, frames: NIOLoopBound(writer, eventLoop: channel.eventLoop))
     }.get()
+}
+
+/// Where a connection's outgoing chat frames are written: at the very front of
+/// its pipeline, as bytes already framed. A broadcast encodes its WebSocket frame
+/// once (`textFrame`) and every member's socket gets the same buffer, with none
+/// of the per-connection work of the frame encoder and the async channel's writer.
+struct FrameWriter: Sendable {
+    let channel: any Channel
+    let frames: NIOLoopBound<RawFrames>
+
+    /// A server text frame (FIN, unmasked) holding `payload`, encoded once.
+    static func textFrame(_ payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = payload.readableBytes
+        var frame = allocator.buffer(capacity: length + 10)
+        frame.writeInteger(UInt8(0x81))
+        if length < 126 {
+            frame.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            frame.writeInteger(UInt8(126))
+            frame.writeInteger(UInt16(length))
+        } else {
+            frame.writeInteger(UInt8(127))
+            frame.writeInteger(UInt64(length))
+        }
+        frame.writeImmutableBuffer(payload)
+        return frame
+    }
+}
+
+/// The front of a WebSocket's pipeline: framed bytes written from here go
+/// straight to the socket, between whole frames of the rest of the pipeline.
+final class RawFrames: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    private var context: ChannelHandlerContext?
+    private var unflushed = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Queues one framed buffer (on the channel's event loop); true when it is
+    /// the first since the last flush.
+    func write(_ frame: ByteBuffer) -> Bool {
+        context?.write(NIOAny(frame), promise: nil)
+        defer { unflushed = true }
+        return !unflushed
+    }
+
+    /// Sends what was queued.
+    func flush() {
+        unflushed = false
+        context?.flush()
+    }
 }
 
 private final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {
@@ -76,7 +133,7 @@ private func goingAwayFrame(_ allocator: ByteBufferAllocator) -> ByteBuffer {
 /// `LingeringClose`). Written at the front of the pipeline, between whole frames.
 func closeGoingAway(_ channel: any Channel) {
     channel.eventLoop.execute {
-        guard channel.isActive, let context = try? channel.pipeline.syncOperations.context(handlerType: LingeringClose.self) else {
+        guard channel.isActive, let context = try? channel.pipeline.syncOperations.context(handlerType: RawFrames.self) else {
             channel.close(promise: nil)
             return
         }

@@ -16,7 +16,7 @@ import Synchronization
 final class ConnectionRegistry: Sendable {
     private enum Sink {
         case pending([ByteBuffer])
-        case live(any Channel)
+        case live(FrameWriter)
     }
 
     /// Frames that may wait for a connection still upgrading.
@@ -56,14 +56,15 @@ final class ConnectionRegistry: Sendable {
 
     /// The upgrade is done: frames that waited go out first, then all later ones.
     /// False when the connection was dropped meanwhile.
-    func goLive(_ id: ConnectionID, channel: any Channel) -> Bool {
+    func goLive(_ id: ConnectionID, writer: FrameWriter) -> Bool {
         sinks.withLock { sinks in
             guard case .pending(let waiting)? = sinks[id] else { return false }
-            sinks[id] = .live(channel)
+            sinks[id] = .live(writer)
             // Scheduled under the lock, so no later broadcast can overtake them.
             if !waiting.isEmpty {
-                let flusher = flusher(for: channel.eventLoop)
-                channel.eventLoop.execute { flusher.write(waiting, to: channel) }
+                let loop = writer.channel.eventLoop
+                let flusher = flusher(for: loop)
+                loop.execute { for frame in waiting { flusher.write(frame, to: writer) } }
             }
             return true
         }
@@ -88,7 +89,7 @@ final class ConnectionRegistry: Sendable {
     func closeAll() {
         let channels = sinks.withLock { sinks in
             sinks.values.compactMap { sink -> (any Channel)? in
-                if case .live(let channel) = sink { return channel }
+                if case .live(let writer) = sink { return writer.channel }
                 return nil
             }
         }
@@ -101,8 +102,10 @@ final class ConnectionRegistry: Sendable {
     ///   flushed to its socket (not called when none was live).
     func enqueue(_ payload: ByteBuffer, to ids: [ConnectionID], whenWritten: (@Sendable () -> Void)? = nil) -> Set<ConnectionID> {
         var gone: Set<ConnectionID> = []
+        // Framed once for every member: the same bytes go to every socket.
+        let frame = FrameWriter.textFrame(payload, allocator: ByteBufferAllocator())
         sinks.withLock { sinks in
-            var byLoop: [ObjectIdentifier: (loop: any EventLoop, channels: [any Channel])] = [:]
+            var byLoop: [ObjectIdentifier: (loop: any EventLoop, writers: [FrameWriter])] = [:]
             for id in ids {
                 switch sinks[id] {
                 case nil:
@@ -114,19 +117,20 @@ final class ConnectionRegistry: Sendable {
                         sinks[id] = nil
                         continue
                     }
-                    waiting.append(payload)
+                    waiting.append(frame)
                     sinks[id] = .pending(waiting)
-                case .live(let channel)?:
-                    byLoop[ObjectIdentifier(channel.eventLoop), default: (channel.eventLoop, [])].channels.append(channel)
+                case .live(let writer)?:
+                    let loop = writer.channel.eventLoop
+                    byLoop[ObjectIdentifier(loop), default: (loop, [])].writers.append(writer)
                 }
             }
             // Scheduled under the lock: two broadcasts reach every connection in
             // the order they were made.
             let countdown = whenWritten.map { Countdown(byLoop.count, then: $0) }
-            for (loop, channels) in byLoop.values {
+            for (loop, writers) in byLoop.values {
                 let flusher = flusher(for: loop)
                 loop.execute {
-                    for channel in channels { flusher.write([payload], to: channel) }
+                    for writer in writers { flusher.write(frame, to: writer) }
                     // Queued behind the flush these writes scheduled.
                     if let countdown { loop.execute { countdown.tick() } }
                 }
@@ -150,8 +154,7 @@ final class ConnectionRegistry: Sendable {
 /// queued, so a burst of broadcasts costs each connection one `writev`.
 private final class LoopFlusher: @unchecked Sendable {
     private let loop: any EventLoop
-    private var written: [any Channel] = []
-    private var writtenIDs: Set<ObjectIdentifier> = []
+    private var written: [RawFrames] = []
     private var scheduled = false
     private let metrics: ChatMetrics
 
@@ -160,21 +163,18 @@ private final class LoopFlusher: @unchecked Sendable {
         self.metrics = metrics
     }
 
-    /// A client that stops reading fills its channel's buffer past the high-water
-    /// mark: it is disconnected rather than allowed to grow the server's memory (it
-    /// catches up when it reconnects).
-    func write(_ payloads: [ByteBuffer], to channel: any Channel) {
+    func write(_ frame: ByteBuffer, to writer: FrameWriter) {
         loop.preconditionInEventLoop()
+        let channel = writer.channel
         guard channel.isActive else { return }
         guard channel.isWritable else {
             metrics.slowClientDisconnectsCount.increment()
             channel.close(promise: nil)
             return
         }
-        for payload in payloads {
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
-        }
-        if writtenIDs.insert(ObjectIdentifier(channel)).inserted { written.append(channel) }
+        let frames = writer.frames.value
+        // The first write since its last flush puts the connection on the list.
+        if frames.write(frame) { written.append(frames) }
         if !scheduled {
             scheduled = true
             loop.execute { self.flush() }
@@ -183,14 +183,12 @@ private final class LoopFlusher: @unchecked Sendable {
 
     private func flush() {
         scheduled = false
-        let channels = written
+        let pending = written
         written.removeAll(keepingCapacity: true)
-        writtenIDs.removeAll(keepingCapacity: true)
-        for channel in channels { channel.flush() }
+        for frames in pending { frames.flush() }
     }
 }
 
-/// Calls its closure when the last of `count` ticks arrives.
 private final class Countdown: Sendable {
     private let remaining: Atomic<Int>
     private let then: @Sendable () -> Void

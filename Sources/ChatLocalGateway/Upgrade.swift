@@ -97,8 +97,9 @@ extension LocalGateway {
             return .dontUpgrade
         }
         // The idle clock starts now, not before a slow `$connect`.
+        let writer: FrameWriter
         do {
-            try await installConnectionGuards(on: channel, idleTimeout: configuration.idleTimeout, linger: configuration.lingerOnClose)
+            writer = try await installConnectionGuards(on: channel, idleTimeout: configuration.idleTimeout, linger: configuration.lingerOnClose)
         } catch {
             await end(session)  // the channel is gone already
             return .dontUpgrade
@@ -117,7 +118,7 @@ extension LocalGateway {
                 closeGoingAway(channel)
             }
             defer { lifetime.cancel() }
-            guard gateway.registry.goLive(session.id, channel: channel) else {
+            guard gateway.registry.goLive(session.id, writer: writer) else {
                 // Dropped while upgrading (too much waited for it): it reconnects and catches up.
                 await gateway.end(session)
                 try await channel.close()

@@ -61,6 +61,7 @@ struct RawFanOut: AsyncParsableCommand {
             for member in 0..<members {
                 let handler = RawMember(
                     senderIndex: member < senders ? room * senders + member : nil,
+                    senders: rooms * senders,
                     messages: messages,
                     window: rate > 0 ? 0 : window,
                     run: run
@@ -78,8 +79,13 @@ struct RawFanOut: AsyncParsableCommand {
         for (handler, channel) in zip(handlers, channels) where handler.senderIndex != nil {
             channel.eventLoop.execute { handler.startSending(every: perSenderInterval) }
         }
-        let deadline = now() + UInt64(drainTimeout * 1e9) + UInt64(Double(messages) * perSenderInterval * 1e9)
-        while run.delivered < run.expected && now() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        // The offered run's length, then the drain timeout; flat out, the drain timeout
+        // counts from the last delivery seen.
+        var deadline = now() + UInt64(drainTimeout * 1e9) + UInt64(Double(messages) * perSenderInterval * 1e9)
+        while run.delivered < run.expected && now() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            if rate == 0 { deadline = max(deadline, run.lastDelivery + UInt64(drainTimeout * 1e9)) }
+        }
         let end = run.lastDelivery
         let after = ProcessSample.read(pid: options.serverPid)
         let elapsed = Double(max(end, start + 1) - start) / 1e9
@@ -87,8 +93,10 @@ struct RawFanOut: AsyncParsableCommand {
         var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         var duplicates = 0
         var missing = 0
-        for (handler, channel) in zip(handlers, channels) {
-            let (histogram, extra, lost) = try await channel.eventLoop.submit { handler.result(sendersPerRoom: senders, messages: messages) }.get()
+        for (index, (handler, channel)) in zip(handlers, channels).enumerated() {
+            let room = index / members
+            let roomSenders = (room * senders)..<((room + 1) * senders)
+            let (histogram, extra, lost) = try await channel.eventLoop.submit { handler.result(roomSenders: roomSenders) }.get()
             latency.add(histogram)
             duplicates += extra
             missing += lost
@@ -161,12 +169,16 @@ final class RawMember: ChannelInboundHandler, @unchecked Sendable {
     let run: RawRun
     private var context: ChannelHandlerContext?
     private var sent = 0
-    /// Per sender (global index): the sequence numbers seen, as a count per number.
-    private var seen: [Int: [UInt8]] = [:]
+    /// Copies seen of each message: `senders × messages` counts, by the sender's
+    /// global index and the sequence number (one flat array: nothing allocated per frame).
+    private var seen: [UInt8]
+    private let senders: Int
     private var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
 
-    init(senderIndex: Int?, messages: Int, window: Int, run: RawRun) {
+    init(senderIndex: Int?, senders: Int, messages: Int, window: Int, run: RawRun) {
         self.senderIndex = senderIndex
+        self.senders = senders
+        self.seen = [UInt8](repeating: 0, count: senders * messages)
         self.messages = messages
         self.window = window
         self.run = run
@@ -205,46 +217,65 @@ final class RawMember: ChannelInboundHandler, @unchecked Sendable {
         guard frame.opcode == .text, run.isRunning else { return }
         let arrival = now()
         // `"message":"S<sender>:<sequence>:<sent at>"`, read in place.
-        let view = frame.data.readableBytesView
-        guard let start = view.firstRange(of: Self.marker)?.upperBound else { return }
-        var numbers: [UInt64] = [0, 0, 0]
-        var field = 0
-        var index = start
-        while index < view.endIndex, field < 3 {
-            let byte = view[index]
-            if byte == UInt8(ascii: ":") {
-                field += 1
-            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                numbers[field] = numbers[field] * 10 + UInt64(byte - UInt8(ascii: "0"))
-            } else {
-                break
+        let numbers: (UInt64, UInt64, UInt64)? = frame.data.withUnsafeReadableBytes { bytes in
+            guard let start = Self.end(of: Self.marker, in: bytes) else { return nil }
+            var fields: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            var field = 0
+            for byte in bytes[start...] {
+                if byte == UInt8(ascii: ":") {
+                    field += 1
+                    if field == 3 { break }
+                } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                    let digit = UInt64(byte - UInt8(ascii: "0"))
+                    switch field {
+                    case 0: fields.0 = fields.0 * 10 + digit
+                    case 1: fields.1 = fields.1 * 10 + digit
+                    default: fields.2 = fields.2 * 10 + digit
+                    }
+                } else {
+                    break
+                }
             }
-            index += 1
+            return fields
         }
-        let sender = Int(numbers[0])
-        let sequence = Int(numbers[1])
-        var counts = seen[sender] ?? [UInt8](repeating: 0, count: messages)
-        if sequence < counts.count { counts[sequence] &+= 1 }
-        seen[sender] = counts
-        _ = latency.record(max(1, (arrival &- numbers[2]) / 1000))
+        guard let numbers else { return }
+        let sender = Int(numbers.0)
+        let sequence = Int(numbers.1)
+        if sender < senders, sequence < messages { seen[sender * messages + sequence] &+= 1 }
+        _ = latency.record(max(1, (arrival &- numbers.2) / 1000))
         run.delivered(at: arrival)
         if window > 0, sender == senderIndex { sendNext(flush: true) }
     }
 
     private static let marker = Array(#""message":"S"#.utf8)
 
-    /// The latencies seen, and deliveries duplicated or missing.
-    func result(sendersPerRoom: Int, messages: Int) -> (Histogram<UInt64>, Int, Int) {
+    /// Where the first `marker` in `bytes` ends: a plain scan (the standard
+    /// library's generic `firstRange(of:)` costs microseconds a call).
+    static func end(of marker: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= marker.count, let first = marker.first else { return nil }
+        var index = 0
+        let last = bytes.count - marker.count
+        while index <= last {
+            if bytes[index] == first {
+                var matched = 1
+                while matched < marker.count && bytes[index + matched] == marker[matched] { matched += 1 }
+                if matched == marker.count { return index + matched }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The latencies seen, and deliveries duplicated or missing, of the senders
+    /// `roomSenders` (the global indexes of this member's room's senders).
+    func result(roomSenders: Range<Int>) -> (Histogram<UInt64>, Int, Int) {
         var duplicates = 0
         var missing = 0
-        // Every sender of this member's room: the member knows them by what arrived,
-        // and a sender none of whose messages arrived counts as all missing.
-        for counts in seen.values {
-            for count in counts {
+        for sender in roomSenders {
+            for count in seen[(sender * messages)..<((sender + 1) * messages)] {
                 if count == 0 { missing += 1 } else if count > 1 { duplicates += Int(count) - 1 }
             }
         }
-        missing += max(0, sendersPerRoom - seen.count) * messages
         return (latency, duplicates, missing)
     }
 
