@@ -63,9 +63,9 @@ struct FrameWriter: Sendable {
     let channel: any Channel
     let frames: NIOLoopBound<RawFrames>
 
-    /// A server text frame (FIN, unmasked) holding `payload`, encoded once.
-    static func textFrame(_ payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let length = payload.readableBytes
+    /// A server text frame (FIN, unmasked) holding `text`: one buffer, one copy of the text.
+    static func textFrame(_ text: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = text.utf8.count
         var frame = allocator.buffer(capacity: length + 10)
         frame.writeInteger(UInt8(0x81))
         if length < 126 {
@@ -77,7 +77,7 @@ struct FrameWriter: Sendable {
             frame.writeInteger(UInt8(127))
             frame.writeInteger(UInt64(length))
         }
-        frame.writeImmutableBuffer(payload)
+        frame.writeString(text)
         return frame
     }
 }

@@ -100,10 +100,10 @@ final class ConnectionRegistry: Sendable {
     /// open here.
     /// - Parameter whenWritten: called once every live recipient's copy has been
     ///   flushed to its socket (not called when none was live).
-    func enqueue(_ payload: ByteBuffer, to ids: [ConnectionID], whenWritten: (@Sendable () -> Void)? = nil) -> Set<ConnectionID> {
+    func enqueue(_ text: String, to ids: [ConnectionID], whenWritten: (@Sendable () -> Void)? = nil) -> Set<ConnectionID> {
         var gone: Set<ConnectionID> = []
-        // Framed once for every member: the same bytes go to every socket.
-        let frame = FrameWriter.textFrame(payload, allocator: ByteBufferAllocator())
+        // Encoded once, straight into the WebSocket frame every member's socket gets.
+        let frame = FrameWriter.textFrame(text, allocator: ByteBufferAllocator())
         sinks.withLock { sinks in
             var byLoop: [ObjectIdentifier: (loop: any EventLoop, writers: [FrameWriter])] = [:]
             for id in ids {
@@ -216,10 +216,10 @@ struct LocalDelivery: ConnectionDelivery {
 
     func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
         guard registry.metrics.isRecording, let arrival = FrameArrival.instant else {
-            return registry.enqueue(ByteBuffer(string: frame), to: connections)
+            return registry.enqueue(frame, to: connections)
         }
         let timer = registry.metrics.broadcast
-        return registry.enqueue(ByteBuffer(string: frame), to: connections) {
+        return registry.enqueue(frame, to: connections) {
             timer.recordSince(arrival)
         }
     }

@@ -42,8 +42,8 @@ extension LocalGateway {
             routeKey: route,
             eventType: eventType,
             connectionId: connectionID,
-            requestId: UUID().uuidString,
-            messageId: eventType == "MESSAGE" ? UUID().uuidString : nil,
+            requestId: eventIDs.next(),
+            messageId: eventType == "MESSAGE" ? eventIDs.next() : nil,
             domainName: "\(configuration.host):\(configuration.port)",
             stage: configuration.stage,
             connectedAt: connectedAt,
@@ -74,4 +74,13 @@ extension LocalGateway {
         }
         return query.isEmpty ? nil : query
     }
+}
+
+/// Ids for the events the gateway builds (`requestId`, `messageId`): unique within
+/// the process, as API Gateway's are per request, without a UUID string per frame.
+final class EventIDs: Sendable {
+    private let counter = Atomic<UInt64>(0)
+    private let prefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+
+    func next() -> String { "\(prefix)-\(counter.wrappingAdd(1, ordering: .relaxed).newValue)" }
 }

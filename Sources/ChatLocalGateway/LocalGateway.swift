@@ -23,6 +23,7 @@ public struct LocalGateway: Sendable {
     let registry: ConnectionRegistry
     let accepted: AcceptedConnections
     let logger: Logger
+    let eventIDs = EventIDs()
 
     /// Wires the handlers to this gateway's in-process delivery.
     /// - Parameters:
