@@ -29,7 +29,7 @@ lambda-bootstrap:
 	@mkdir -p $(LAMBDA_BUILD)
 	@rm -f $(LAMBDA_BUILD)/bootstrap $(LAMBDA_BUILD)/bootstrap.zip $(LAMBDA_BUILD)/bootstrap.unchecked
 ifeq ($(BOOTSTRAP),)
-	@swift sdk list 2>/dev/null | grep -qx '$(LAMBDA_SDK)' || { \
+	@$(LAMBDA_SWIFT_BUILD) --show-bin-path >/dev/null 2>&1 || { \
 	  echo "No Swift SDK '$(LAMBDA_SDK)' here, so no $(LAMBDA_ARCH) bootstrap can be built." >&2; \
 	  echo "Install the static Linux SDK (README, \"On AWS\"), or build in a container and run" >&2; \
 	  echo "  make lambda-zip BOOTSTRAP=path/to/bootstrap" >&2; exit 1; }

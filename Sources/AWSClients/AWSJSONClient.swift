@@ -34,6 +34,8 @@ public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
             || [
                 "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
                 "InternalServerError", "ServiceUnavailable", "LimitExceededException", "TooManyRequestsException",
+                // A retried transaction (same ClientRequestToken) that meets its first attempt still running.
+                "TransactionInProgressException",
             ].contains(type)
     }
 

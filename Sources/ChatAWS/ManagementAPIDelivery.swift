@@ -23,7 +23,7 @@ public struct ManagementAPIDelivery: ConnectionDelivery {
     }
 
     /// Posts the frame to every connection; returns those that answered 410.
-    public func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
+    public func send(_ frame: String, to connections: [ConnectionID]) async -> DeliveryReport {
         let payload = Array(frame.utf8)
         return await withTaskGroup(of: (ConnectionID, APIGatewayManagementClient.Outcome).self) { group in
             var pending = connections.makeIterator()
@@ -31,21 +31,26 @@ public struct ManagementAPIDelivery: ConnectionDelivery {
                 guard let id = pending.next() else { break }
                 group.addTask { (id, await client.post(payload, to: id)) }
             }
-            var gone: Set<ConnectionID> = []
+            var report = DeliveryReport()
             for await (id, outcome) in group {
                 if let next = pending.next() { group.addTask { (next, await client.post(payload, to: next)) } }
                 switch outcome {
                 case .delivered: break
-                case .gone: gone.insert(id)
+                case .gone: report.gone.insert(id)
                 case .tooLarge:
                     logger.error("API Gateway refused a frame as too large", metadata: ["connection": "\(id)", "bytes": "\(payload.count)"])
+                    report.failed += 1
                     let refusal = Frames.error(ChatError(.payloadTooLarge, "the answer was larger than API Gateway's 128 KB frame limit"))
-                    if case .gone = await client.post(Array(refusal.utf8), to: id) { gone.insert(id) }
+                    if case .gone = await client.post(Array(refusal.utf8), to: id) {
+                        report.gone.insert(id)
+                        report.failed -= 1
+                    }
                 case .failed(let status, let message):
                     logger.warning("delivery failed", metadata: ["connection": "\(id)", "status": "\(status)", "error": "\(message)"])
+                    report.failed += 1
                 }
             }
-            return gone
+            return report
         }
     }
 }

@@ -42,7 +42,11 @@ public struct ChatConfig: Sendable, Hashable {
             return value
         }
         if let seconds = try number(Variable.tokenLifetimeSeconds) { tokenLifetimeSeconds = seconds }
-        if let days = try number(Variable.messageRetentionDays) { messageRetentionSeconds = days * 86_400 }
+        if let days = try number(Variable.messageRetentionDays) {
+            let (seconds, overflow) = days.multipliedReportingOverflow(by: 86_400)
+            guard !overflow else { throw ChatError(.invalidRequest, "\(Variable.messageRetentionDays): too large") }
+            messageRetentionSeconds = seconds
+        }
         if let length = try number(Variable.maxMessageLength) { maxMessageLength = Int(clamping: length) }
         try validate()
     }

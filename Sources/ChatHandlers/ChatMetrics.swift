@@ -23,7 +23,7 @@ public struct ChatMetrics: Sendable {
             (rooms, "Rooms with at least one open connection."),
             (messagesStored, "Messages committed to the store."),
             (deliveries, "Frames handed to connections (broadcasts count once per recipient)."),
-            (deliveryFailures, "Frames not delivered because the connection was gone."),
+            (deliveryFailures, "Frames not delivered: the connection was gone, or delivery failed beyond its retries."),
             (frames, "Client frames handled, by route and outcome (ok or the error code)."),
             (authAttempts, "Registrations, logins and WebSocket connects, by kind and outcome."),
             (throttled, "Requests refused for going too fast, by kind."),
@@ -80,7 +80,7 @@ public struct ChatMetrics: Sendable {
     public let messagesStoredCount: CoreMetrics.Counter
     /// Frames handed to connections, once per recipient (`deliveries`).
     public let deliveriesCount: CoreMetrics.Counter
-    /// Frames not delivered because the connection was gone (`deliveryFailures`).
+    /// Frames not delivered: the connection was gone, or delivery failed beyond its retries (`deliveryFailures`).
     public let deliveryFailuresCount: CoreMetrics.Counter
     /// Connections closed because they read too slowly (`slowClientDisconnects`).
     public let slowClientDisconnectsCount: CoreMetrics.Counter

@@ -129,10 +129,11 @@ extension Handlers {
 
     /// Every frame to clients goes out here, so that each is counted once.
     func deliver(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
-        let gone = await environment.delivery.send(frame, to: connections)
-        metrics.deliveriesCount.increment(by: connections.count - gone.count)
-        if !gone.isEmpty { metrics.deliveryFailuresCount.increment(by: gone.count) }
-        return gone
+        let report = await environment.delivery.send(frame, to: connections)
+        metrics.deliveriesCount.increment(by: connections.count - report.gone.count - report.failed)
+        let failures = report.gone.count + report.failed
+        if failures > 0 { metrics.deliveryFailuresCount.increment(by: failures) }
+        return report.gone
     }
 
     static func messageID(_ text: String, field: String) throws(ChatError) -> MessageID {

@@ -214,13 +214,15 @@ enum FrameArrival {
 struct LocalDelivery: ConnectionDelivery {
     let registry: ConnectionRegistry
 
-    func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
+    func send(_ frame: String, to connections: [ConnectionID]) async -> DeliveryReport {
         guard registry.metrics.isRecording, let arrival = FrameArrival.instant else {
-            return registry.enqueue(frame, to: connections)
+            return DeliveryReport(gone: registry.enqueue(frame, to: connections))
         }
         let timer = registry.metrics.broadcast
-        return registry.enqueue(frame, to: connections) {
-            timer.recordSince(arrival)
-        }
+        return DeliveryReport(
+            gone: registry.enqueue(frame, to: connections) {
+                timer.recordSince(arrival)
+            }
+        )
     }
 }

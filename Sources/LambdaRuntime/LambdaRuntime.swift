@@ -169,6 +169,11 @@ public struct LambdaLoop: Service {
     public func run() async throws {
         do {
             try await cancelWhenGracefulShutdown { try await runtime.run(handler) }
-        } catch is CancellationError {}
+        } catch {
+            // A shutdown cancels the long poll for the next event; whatever the HTTP
+            // client throws then is the end of the loop, not a broken Runtime API.
+            if Task.isCancelled || Task.isShuttingDownGracefully || error is CancellationError { return }
+            throw error
+        }
     }
 }

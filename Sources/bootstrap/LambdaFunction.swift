@@ -199,5 +199,5 @@ struct LambdaFunction: Sendable {
 
 /// Delivery for the HTTP routes, which never deliver.
 struct UnconfiguredDelivery: ConnectionDelivery {
-    func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> { [] }
+    func send(_ frame: String, to connections: [ConnectionID]) async -> DeliveryReport { DeliveryReport() }
 }

@@ -12,8 +12,10 @@ import NIOPosix
 @main
 enum Main {
     static func main() async {
-        if ProcessInfo.processInfo.environment["CHATROOM_NIO_EXECUTOR"] == "1" {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if ProcessInfo.processInfo.environment["CHATROOM_NIO_EXECUTOR"] == "1",
+            !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        {
+            FileHandle.standardError.write(Data("CHATROOM_NIO_EXECUTOR=1: NIO's event loops could not become the global executor\n".utf8))
         }
         await Chatroom.main()
     }

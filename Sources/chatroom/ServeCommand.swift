@@ -132,7 +132,9 @@ struct Serve: AsyncParsableCommand {
         var config = ChatConfig()
         config.tokenLifetimeSeconds = tokenLifetime
         config.maxMessageLength = maxMessageLength
-        config.messageRetentionSeconds = messageRetentionDays * 86_400
+        // An absurd number of days is refused by validate(), not a crash on overflow.
+        let (retention, overflow) = messageRetentionDays.multipliedReportingOverflow(by: 86_400)
+        config.messageRetentionSeconds = overflow ? -1 : retention
         // A connection item outlives its socket, so an open connection is never deaf.
         config.connectionTTLSeconds = max(config.connectionTTLSeconds, Int64(maxConnectionLifetime) + 600)
         config.sendingRate = noRateLimit ? nil : RateLimit(burst: rateBurst, perSecond: ratePerSecond)

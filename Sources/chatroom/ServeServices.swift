@@ -1,3 +1,4 @@
+import AWSClients
 import AsyncHTTPClient
 import ChatAWS
 import Logging
@@ -14,21 +15,27 @@ struct LeaseKeeper: Service {
         do {
             try await cancelWhenGracefulShutdown { try await keep() }
         } catch is CancellationError {}
-        try await lease.release()
+        // After a cancellation (another service failed) this fails too, and the
+        // lease lapses by itself within its duration.
+        try? await lease.release()
     }
 
     private func keep() async throws {
         var lastRenewal = ContinuousClock.now
         while true {
             try await Task.sleep(for: lease.duration / 3)
+            // A renewal must finish while the lease still runs; one that cannot, or a
+            // lease that has run out unrenewed, stops this process: by then another
+            // may hold the table.
+            let expiry = lastRenewal + lease.duration
             do {
-                try await lease.acquire()
+                try await CallDeadline.$current.withValue(expiry - .seconds(1)) { try await lease.acquire() }
                 lastRenewal = .now
             } catch let held as TableLease.Held {
                 logger.critical("lost the table's lease; stopping", metadata: ["reason": "\(held)"])
                 throw held
-            } catch  where ContinuousClock.now - lastRenewal < lease.duration * 2 / 3 {
-                // The store answered nothing this time; the lease still runs, try again.
+            } catch  where ContinuousClock.now < expiry - lease.duration / 3 {
+                // The store answered nothing this time; the lease still runs: try again.
                 logger.warning("could not renew the table's lease", metadata: ["error": "\(error)"])
             }
         }

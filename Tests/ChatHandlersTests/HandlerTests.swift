@@ -204,7 +204,7 @@ struct Harness {
         let recorder: Recorder
         let gone: Box<Set<String>>
 
-        func send(_ frame: String, to connections: [ConnectionID]) async -> Set<ConnectionID> {
+        func send(_ frame: String, to connections: [ConnectionID]) async -> DeliveryReport {
             let json = JSONValue.parse(frame)?.objectValue ?? [:]
             let goneNow = gone.value
             let delivered = connections.filter { !goneNow.contains($0) }
@@ -218,7 +218,7 @@ struct Harness {
                     )
                 }
             )
-            return Set(connections).intersection(goneNow)
+            return DeliveryReport(gone: Set(connections).intersection(goneNow))
         }
     }
 

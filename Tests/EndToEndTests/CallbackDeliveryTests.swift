@@ -64,11 +64,12 @@ import Testing
         try await Room.with(members: 6, retry: patient) { room in
             try await room.stub.put("/_plan", [room.ids[0]: Array(repeating: "429", count: 100_000)])
             let started = ContinuousClock.now
-            let gone = await CallDeadline.$current.withValue(started + .seconds(5)) {
+            let report = await CallDeadline.$current.withValue(started + .seconds(5)) {
                 await room.delivery.send(#"{"type":"message","message":"late"}"#, to: room.ids)
             }
             let elapsed = ContinuousClock.now - started
-            #expect(gone.isEmpty, "a throttled connection is not gone")
+            #expect(report.gone.isEmpty, "a throttled connection is not gone")
+            #expect(report.failed == 1, "the frame it never got is reported, for the failures metric and its alarm")
             // Bounded by the deadline, not by 10,000 attempts of up to 100 ms each
             // (the bound is loose: a busy machine may be slow, never 15 minutes slow).
             #expect(elapsed < .seconds(60), "took \(elapsed)")
@@ -83,8 +84,8 @@ import Testing
         try await Room.with(members: 2, retry: Self.fast) { room in
             try await room.stub.put("/_plan", [:])
             let huge = #"{"type":"messages","messages":[""# + String(repeating: "x", count: 140_000) + #""]}"#
-            let gone = await room.delivery.send(huge, to: [room.ids[0]])
-            #expect(gone.isEmpty)
+            let report = await room.delivery.send(huge, to: [room.ids[0]])
+            #expect(report == DeliveryReport(gone: [], failed: 1))
             let frames = try await room.stub.delivered()[room.ids[0]] ?? []
             #expect(frames.count == 1)
             let error = try #require(frames.first.flatMap { JSONValue.parse($0)?.objectValue })

@@ -63,4 +63,23 @@ import Testing
         #expect(String(buffer: try await answer.body.collect(upTo: 1 << 20)) == "[]", "nothing reported: the process exits and Lambda starts another")
         await api.stop()
     }
+
+    /// Lambda's shutdown cancels the poll for the next event: the loop, as a
+    /// service, ends cleanly instead of reporting a broken Runtime API.
+    @Test func aCancelledLoopEndsCleanly() async throws {
+        let api = try await PythonHelper(script: "runtime_api_stub.py", arguments: [#"{"n":1}"#])
+        let loop = LambdaLoop(runtime: LambdaRuntime(runtimeAPI: "127.0.0.1:\(api.port)", logger: Logger(label: "test"))) { _, _ in
+            Array("{}".utf8)
+        }
+        let running = Task { try await loop.run() }
+        // Once the first answer is posted, the loop waits in the next long poll.
+        while true {
+            try await Task.sleep(for: .milliseconds(50))
+            let answer = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.endpoint)/_posts"), timeout: .seconds(30))
+            if String(buffer: try await answer.body.collect(upTo: 1 << 20)).contains("req-1") { break }
+        }
+        running.cancel()
+        try await running.value
+        await api.stop()
+    }
 }
