@@ -18,7 +18,9 @@ public struct ChatConfig: Sendable, Hashable {
     public var maxHistoryLimit = 100
     /// Frames a member may send in a room, all connections together; nil: no limit.
     /// (On AWS, API Gateway's stage throttling stands in for it.)
-    public var sendingRate: RateLimit? = RateLimit(burst: 100, perSecond: 20)
+    public var sendingRate: RateLimit? = Self.defaultSendingRate
+    /// The sending rate when one is on: burst 100, then 20 frames a second.
+    public static let defaultSendingRate = RateLimit(burst: 100, perSecond: 20)
 
     /// The contract's defaults.
     public init() {}

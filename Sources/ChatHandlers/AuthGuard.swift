@@ -10,7 +10,9 @@ public struct AuthGuard: Sendable {
     /// How much the guard lets through; the defaults suit a server open to the internet.
     public struct Limits: Sendable, Hashable {
         /// Register and login requests per client address; nil: no limit.
-        public var perAddress: RateLimit? = RateLimit(burst: 60, perSecond: 2)
+        public var perAddress: RateLimit? = Self.defaultPerAddress
+        /// The per-address limit when one is on: burst 60, then 2 a second.
+        public static let defaultPerAddress = RateLimit(burst: 60, perSecond: 2)
         /// Failed logins per account and address; nil: no limit.
         public var failedLogins: RateLimit? = RateLimit(burst: 10, perSecond: 1.0 / 30)
         /// Hashes at once: about the machine's cores.

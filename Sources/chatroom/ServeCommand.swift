@@ -25,7 +25,6 @@ struct Serve: AsyncParsableCommand {
     // AuthGuard.Limits); the flags only name them.
     private static let chat = ChatConfig()
     private static let gateway = GatewayConfiguration()
-    private static let auth = AuthGuard.Limits()
 
     @Option(help: "Address to listen on.")
     var host = gateway.host
@@ -58,10 +57,10 @@ struct Serve: AsyncParsableCommand {
     var maxMessageLength = chat.maxMessageLength
 
     @Option(help: "Frames a member may send in a room in a burst (all their connections there together).")
-    var rateBurst = chat.sendingRate?.burst ?? 100
+    var rateBurst = ChatConfig.defaultSendingRate.burst
 
     @Option(help: "Frames per second a member may send in a room after the burst.")
-    var ratePerSecond = chat.sendingRate?.perSecond ?? 20
+    var ratePerSecond = ChatConfig.defaultSendingRate.perSecond
 
     @Flag(help: "Switch the sending rate limit off.")
     var noRateLimit = false
@@ -85,10 +84,10 @@ struct Serve: AsyncParsableCommand {
     var headerTimeout = Int(gateway.headerTimeout.components.seconds)
 
     @Option(help: "Registrations and logins one client address may make in a burst.")
-    var authBurstPerAddress = auth.perAddress?.burst ?? 60
+    var authBurstPerAddress = AuthGuard.Limits.defaultPerAddress.burst
 
     @Option(help: "Registrations and logins per second from one address after the burst (0: no limit).")
-    var authRatePerAddress = auth.perAddress?.perSecond ?? 2
+    var authRatePerAddress = AuthGuard.Limits.defaultPerAddress.perSecond
 
     @Option(help: "Seconds between sweeps of expired items.")
     var sweepInterval = 60
