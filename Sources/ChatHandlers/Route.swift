@@ -73,6 +73,15 @@ extension Handlers {
         }
     }
 
+    /// An HTTP API request to its route's handler.
+    public func handle(_ route: Route, _ request: HTTPRequestEvent) async -> HTTPAPIResponse {
+        switch route {
+        case .register: await register(request)
+        case .login: await login(request)
+        default: preconditionFailure("\(route) is not an HTTP route")
+        }
+    }
+
     /// One Lambda invocation: the event's JSON for `route`, decoded in the shape
     /// that route takes, handled, and the answer's JSON. `handlers` gives the
     /// handlers for a WebSocket event (delivery aimed at its stage). The
@@ -88,8 +97,7 @@ extension Handlers {
         case .http:
             let request = try decoder.decode(HTTPRequestEvent.self, from: Data(event))
             let handlers = try handlers(nil)
-            let response = route == .register ? await handlers.register(request) : await handlers.login(request)
-            return Array(try encoder.encode(response))
+            return Array(try encoder.encode(await handlers.handle(route, request)))
         case .authorizer:
             let request = try decoder.decode(AuthorizerEvent.self, from: Data(event))
             return Array(try encoder.encode(try await handlers(nil).authorize(request)))

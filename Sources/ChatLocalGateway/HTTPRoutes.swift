@@ -47,7 +47,7 @@ extension LocalGateway {
 
         let handlers = self.handlers
         for route in httpRoutes {
-            let handler = route == .register ? handlers.register : handlers.login
+            let handler: @Sendable (HTTPRequestEvent) async -> HTTPAPIResponse = { await handlers.handle(route, $0) }
             for path in route.httpPaths {
                 router.post(RouterPath(path)) { request, context in
                     try await self.invoke(handler, request, context, route: "POST \(path)")
