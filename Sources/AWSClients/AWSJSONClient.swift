@@ -43,38 +43,71 @@ public struct AWSError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let deadlineExceeded = "DeadlineExceeded"
 }
 
+/// An AWS API spoken in the JSON protocol: how its requests are signed,
+/// targeted and addressed. One value per service, so that a client of a new
+/// service is a constant here, not a copy of another client.
+public struct AWSJSONAPI: Sendable, Hashable {
+    /// SigV4's service name, which is also the host prefix of its public endpoints.
+    public var signingName: String
+    /// The prefix of `X-Amz-Target`: `DynamoDB_20120810`, `secretsmanager`, …
+    public var targetPrefix: String
+    /// `application/x-amz-json-1.0` or `-1.1`.
+    public var contentType: String
+    /// The service's own endpoint variable, e.g. `AWS_ENDPOINT_URL_DYNAMODB`.
+    public var endpointVariable: String
+
+    /// DynamoDB (JSON 1.0).
+    public static let dynamoDB = AWSJSONAPI(
+        signingName: "dynamodb",
+        targetPrefix: "DynamoDB_20120810",
+        contentType: "application/x-amz-json-1.0",
+        endpointVariable: "AWS_ENDPOINT_URL_DYNAMODB"
+    )
+    /// Secrets Manager (JSON 1.1).
+    public static let secretsManager = AWSJSONAPI(
+        signingName: "secretsmanager",
+        targetPrefix: "secretsmanager",
+        contentType: "application/x-amz-json-1.1",
+        endpointVariable: "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    )
+
+    /// The endpoint from the standard environment: `override`, then the service's
+    /// own variable, then `AWS_ENDPOINT_URL`, else the Region's public endpoint;
+    /// nil when the one chosen is not an http(s) URL.
+    public func endpoint(region: String, environment: [String: String], override: String? = nil) -> AWSEndpoint? {
+        let configured = override ?? environment[endpointVariable] ?? environment["AWS_ENDPOINT_URL"]
+        return AWSEndpoint(configured ?? "https://\(signingName).\(region).amazonaws.com")
+    }
+}
+
 /// A client of one AWS service speaking the JSON protocol (DynamoDB, Secrets
 /// Manager): each call is a signed POST of a JSON body with
 /// `X-Amz-Target: {targetPrefix}.{Operation}`, retried by `retry`.
 public struct AWSJSONClient: Sendable {
+    /// Which service, and how it is spoken.
+    public let api: AWSJSONAPI
     /// The service's endpoint; every call is a POST to its base path.
     public let endpoint: AWSEndpoint
     /// Signs every attempt anew, so that a retry carries a fresh `X-Amz-Date`.
     public let signer: SigV4Signer
     /// The backoff for retryable errors (`AWSError.isRetryable`).
     public let retry: RetryPolicy
-    /// `DynamoDB_20120810`, `secretsmanager`, …
-    public let targetPrefix: String
-    /// `application/x-amz-json-1.0` or `-1.1`.
-    public let contentType: String
     let http: HTTPClient
     let logger: Logger
 
-    /// A client of one service; `DynamoDBClient` and `SecretsManagerClient` make theirs with the right target prefix
-    /// and content type.
+    /// A client of `api` at `endpoint`, signing for `region`.
     public init(
+        api: AWSJSONAPI,
         endpoint: AWSEndpoint,
-        signer: SigV4Signer,
-        targetPrefix: String,
-        contentType: String,
+        credentials: AWSCredentials,
+        region: String,
         retry: RetryPolicy = RetryPolicy(),
         http: HTTPClient = .shared,
         logger: Logger
     ) {
+        self.api = api
         self.endpoint = endpoint
-        self.signer = signer
-        self.targetPrefix = targetPrefix
-        self.contentType = contentType
+        self.signer = SigV4Signer(credentials: credentials, region: region, service: api.signingName)
         self.retry = retry
         self.http = http
         self.logger = logger
@@ -103,8 +136,8 @@ public struct AWSJSONClient: Sendable {
         }
         let headers: [(name: String, value: String)] = [
             ("Host", endpoint.hostHeader),
-            ("Content-Type", contentType),
-            ("X-Amz-Target", "\(targetPrefix).\(operation)"),
+            ("Content-Type", api.contentType),
+            ("X-Amz-Target", "\(api.targetPrefix).\(operation)"),
         ]
         let path = endpoint.basePath.isEmpty ? "/" : endpoint.basePath + "/"
         let signature = signer.sign(.init(method: "POST", path: path, headers: headers, body: body), at: Date())

@@ -23,21 +23,14 @@ public struct DynamoDBClient: Sendable {
         logger: Logger = Logger(label: "dynamodb")
     ) {
         self.service = AWSJSONClient(
+            api: .dynamoDB,
             endpoint: endpoint,
-            signer: SigV4Signer(credentials: credentials, region: region, service: "dynamodb"),
-            targetPrefix: "DynamoDB_20120810",
-            contentType: "application/x-amz-json-1.0",
+            credentials: credentials,
+            region: region,
             retry: retry,
             http: http,
             logger: logger
         )
-    }
-
-    /// The endpoint from the standard environment: `AWS_ENDPOINT_URL_DYNAMODB`,
-    /// then `AWS_ENDPOINT_URL`, else the region's public endpoint.
-    public static func endpoint(region: String, environment: [String: String], override: String? = nil) -> AWSEndpoint? {
-        let configured = override ?? environment["AWS_ENDPOINT_URL_DYNAMODB"] ?? environment["AWS_ENDPOINT_URL"]
-        return AWSEndpoint(configured ?? "https://dynamodb.\(region).amazonaws.com")
     }
 
     /// Calls one operation and returns its JSON answer; throws `AWSError` for

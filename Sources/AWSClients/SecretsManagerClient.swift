@@ -18,21 +18,14 @@ public struct SecretsManagerClient: Sendable {
         logger: Logger = Logger(label: "secretsmanager")
     ) {
         self.service = AWSJSONClient(
+            api: .secretsManager,
             endpoint: endpoint,
-            signer: SigV4Signer(credentials: credentials, region: region, service: "secretsmanager"),
-            targetPrefix: "secretsmanager",
-            contentType: "application/x-amz-json-1.1",
+            credentials: credentials,
+            region: region,
             retry: retry,
             http: http,
             logger: logger
         )
-    }
-
-    /// The endpoint from the standard environment: `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
-    /// then `AWS_ENDPOINT_URL`, else the region's public endpoint.
-    public static func endpoint(region: String, environment: [String: String]) -> AWSEndpoint? {
-        let configured = environment["AWS_ENDPOINT_URL_SECRETS_MANAGER"] ?? environment["AWS_ENDPOINT_URL"]
-        return AWSEndpoint(configured ?? "https://secretsmanager.\(region).amazonaws.com")
     }
 
     /// The secret's current `SecretString`, by name or ARN.

@@ -56,7 +56,7 @@ struct LambdaFunction: Sendable {
             throw FunctionError(type: "Runtime.Configuration", message: "AWS_REGION is not set")
         }
         let table = try required("TABLE_NAME")
-        guard let dynamoEndpoint = DynamoDBClient.endpoint(region: region, environment: variables) else {
+        guard let dynamoEndpoint = AWSJSONAPI.dynamoDB.endpoint(region: region, environment: variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "the DynamoDB endpoint is not a URL")
         }
         func endpoint(_ variable: String) throws -> AWSEndpoint? {
@@ -124,7 +124,7 @@ struct LambdaFunction: Sendable {
         logger: Logger
     ) async throws -> String? {
         guard let arn = variables["JWT_SECRET_ARN"], !arn.isEmpty else { return variables["JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 } }
-        guard let endpoint = SecretsManagerClient.endpoint(region: region, environment: variables) else {
+        guard let endpoint = AWSJSONAPI.secretsManager.endpoint(region: region, environment: variables) else {
             throw FunctionError(type: "Runtime.Configuration", message: "the Secrets Manager endpoint is not a URL")
         }
         do {

@@ -284,7 +284,7 @@ extension Serve {
                 throw ValidationError("--store dynamodb needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
             }
             guard let region = awsRegion(from: environment) else { throw ValidationError("--store dynamodb needs AWS_REGION") }
-            guard let endpoint = DynamoDBClient.endpoint(region: region, environment: environment, override: dynamodbEndpoint) else {
+            guard let endpoint = AWSJSONAPI.dynamoDB.endpoint(region: region, environment: environment, override: dynamodbEndpoint) else {
                 throw ValidationError("--dynamodb-endpoint is not an http(s) URL")
             }
             let http = HTTPClient.forAWS()
