@@ -242,7 +242,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientsTests",
-            dependencies: ["AWSClients", "ChatAWS", "ChatCore"],
+            dependencies: ["AWSClients", "ChatAWS", "ChatCore", "TestSupport"],
             exclude: ["aws-sigv4-suite", "botocore_signer.py", "flaky_server.py"],
             swiftSettings: strict
         ),
@@ -259,7 +259,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["ChatCore", "ChatAWS", "AWSClients", .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support",
-            exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py"],
+            exclude: ["moto_server.py", "until_stdin_closes.py", "connections_stub.py", "runtime_api_stub.py", "stub_http.py"],
             swiftSettings: strict
         ),
         .testTarget(

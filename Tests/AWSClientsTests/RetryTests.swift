@@ -2,6 +2,7 @@ import AWSClients
 import ChatAWS
 import ChatCore
 import Foundation
+import TestSupport
 import Testing
 
 /// DynamoDB calls retry throttling and 5xx answers, with backoff, and nothing else.
@@ -9,7 +10,7 @@ import Testing
     static let fast = RetryPolicy(maxAttempts: 4, base: .milliseconds(1), cap: .milliseconds(5))
 
     @Test func throttlingAndServerErrorsAreRetried() async throws {
-        let server = try FlakyServer(statuses: [500, 429, 503])
+        let server = try await FlakyServer(statuses: [500, 429, 503])
         defer { server.stop() }
         let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
         #expect(answer["Attempts"]?.int == 4)
@@ -20,7 +21,7 @@ import Testing
         // DynamoDB applies a retried TransactWriteItems once only if every attempt
         // carries the same ClientRequestToken: the store puts one in, the client
         // resends the same bytes.
-        let server = try FlakyServer(statuses: [500, 503])
+        let server = try await FlakyServer(statuses: [500, 503])
         defer { server.stop() }
         let store = DynamoDBStore(client: server.client(retry: Self.fast), table: "t", clock: SystemClock())
         try await store.transactWrite([(Item(pk: "ROOM#lobby", sk: "MESSAGE#1"), .absent)])
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func aRequestPastTheDeadlineIsNotStarted() async throws {
-        let server = try FlakyServer(statuses: [])
+        let server = try await FlakyServer(statuses: [])
         defer { server.stop() }
         await #expect(throws: AWSError.self) {
             try await CallDeadline.$current.withValue(.now - .seconds(1)) {
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func givingUpAfterTheLastAttemptThrowsTheTypedError() async throws {
-        let server = try FlakyServer(statuses: [500, 500, 500, 500])
+        let server = try await FlakyServer(statuses: [500, 500, 500, 500])
         defer { server.stop() }
         do {
             _ = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func clientErrorsAreNotRetried() async throws {
-        let server = try FlakyServer(statuses: [400])
+        let server = try await FlakyServer(statuses: [400])
         defer { server.stop() }
         do {
             _ = try await server.client(retry: Self.fast).call("PutItem", ["TableName": "t"])
@@ -82,43 +83,24 @@ import Testing
 }
 
 /// `flaky_server.py`, answering with the given statuses in turn.
-final class FlakyServer: Sendable {
-    let port: Int
-    private let process: Process
-    private let input: Pipe
+struct FlakyServer {
+    let helper: PythonHelper
 
-    init(statuses: [Int]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("flaky_server.py").path,
-            statuses.map(String.init).joined(separator: ","),
-        ]
-        input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
-        port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    init(statuses: [Int]) async throws {
+        helper = try await PythonHelper(
+            scriptAt: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("flaky_server.py"),
+            arguments: [statuses.map(String.init).joined(separator: ",")]
+        )
     }
 
     func client(retry: RetryPolicy) -> DynamoDBClient {
         DynamoDBClient(
-            endpoint: AWSEndpoint("http://127.0.0.1:\(port)")!,
+            endpoint: AWSEndpoint(helper.endpoint)!,
             credentials: AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"),
             region: "us-east-1",
             retry: retry
         )
     }
 
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
+    func stop() { helper.stop() }
 }

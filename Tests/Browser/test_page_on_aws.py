@@ -25,9 +25,8 @@ import urllib.request
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from test_web_client import HANG_GUARD, REPO, TEST_PASSWORD_ITERATIONS, browser, free_port, messages, say, texts, wait  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from test_web_client import (  # noqa: E402
+    HANG_GUARD, REPO, TEST_PASSWORD_ITERATIONS, browser, free_port, messages, register_and_login, say, texts, wait)
 
 BOOTSTRAP = REPO / ".build" / "debug" / "bootstrap"
 
@@ -141,16 +140,8 @@ def test_the_page_from_another_origin_registers_logs_in_and_chats(deployment):
     url = f"{origin}/"
     alice, bob = browser(), browser()
     try:
-        for driver, email, name in ((alice, "alice@example.com", "alice"), (bob, "bob@example.com", "bob")):
-            driver.get(url)
-            wait(driver, EC.visibility_of_element_located((By.ID, "register-email")))
-            driver.find_element(By.ID, "register-email").send_keys(email)
-            driver.find_element(By.ID, "register-username").send_keys(name)
-            driver.find_element(By.ID, "register-password").send_keys("correct horse battery")
-            driver.find_element(By.CSS_SELECTOR, "#register-form button").click()
-            wait(driver, EC.text_to_be_present_in_element((By.ID, "auth-notice"), "Registered"))
-            driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
-            wait(driver, EC.text_to_be_present_in_element((By.ID, "connection-state"), "connected"))
+        register_and_login(alice, url, "alice@example.com", "alice", "lobby")
+        register_and_login(bob, url, "bob@example.com", "bob", "lobby")
         wait(alice, lambda d: "bob" in texts(d, "#members li"))
         say(alice, "hello from a page on another origin")
         wait(bob, lambda d: "hello from a page on another origin" in messages(d))

@@ -193,11 +193,11 @@ private struct Room {
             try await body(room)
         } catch {
             try await store.close()
-            await helper.stop()
+            helper.stop()
             throw error
         }
         try await store.close()
-        await helper.stop()
+        helper.stop()
     }
 }
 

@@ -36,7 +36,7 @@ import Testing
             posts = try JSONDecoder().decode([Post].self, from: Data(try await answer.body.collect(upTo: 1 << 20).readableBytesView))
         }
         loop.cancel()
-        await api.stop()
+        api.stop()
 
         #expect(
             posts.map(\.path) == [
@@ -61,7 +61,7 @@ import Testing
         }
         let answer = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.endpoint)/_posts"), timeout: .seconds(30))
         #expect(String(buffer: try await answer.body.collect(upTo: 1 << 20)) == "[]", "nothing reported: the process exits and Lambda starts another")
-        await api.stop()
+        api.stop()
     }
 
     /// Lambda's shutdown cancels the poll for the next event: the loop, as a
@@ -80,6 +80,6 @@ import Testing
         }
         running.cancel()
         try await running.value
-        await api.stop()
+        api.stop()
     }
 }

@@ -11,10 +11,18 @@ public final class PythonHelper: Sendable {
 
     /// Starts `script` (a file beside this one) with `arguments` and waits for its port; throws `HelperDidNotStart`
     /// if none comes.
-    public init(script: String, arguments: [String] = []) async throws {
+    public convenience init(script: String, arguments: [String] = []) async throws {
+        try await self.init(
+            scriptAt: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(script),
+            arguments: arguments
+        )
+    }
+
+    /// A helper script anywhere, e.g. beside the tests that use it.
+    public init(scriptAt script: URL, arguments: [String] = []) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(script).path] + arguments
+        process.arguments = ["python3", script.path] + arguments
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input
@@ -32,7 +40,7 @@ public final class PythonHelper: Sendable {
         }
         guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             try? input.fileHandleForWriting.close()
-            throw HelperDidNotStart(message: "\(script) printed \(line.debugDescription) instead of its port")
+            throw HelperDidNotStart(message: "\(script.lastPathComponent) printed \(line.debugDescription) instead of its port")
         }
         self.port = port
         self.process = process
@@ -42,11 +50,10 @@ public final class PythonHelper: Sendable {
     /// `http://127.0.0.1:PORT`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    /// Closes the helper's standard input and waits for it to exit.
-    public func stop() async {
+    /// Closes the helper's standard input: it exits on its own, with nothing to
+    /// wait for (a `defer` may call this).
+    public func stop() {
         try? input.fileHandleForWriting.close()
-        let process = self.process
-        await onOwnThread { process.waitUntilExit() }
     }
 }
 

@@ -12,11 +12,11 @@ Prints its port, then serves until its standard input closes:
 Like API Gateway, a payload over 128 KB (131,072 bytes) is refused with 413.
 """
 import json
-import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from stub_http import StubHandler, serve
 
 LIMIT = 131072
 lock = threading.Lock()
@@ -26,16 +26,7 @@ delivered = {}
 attempts = {}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def answer(self, status, body=b""):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(StubHandler):
     def connection_id(self):
         if "/@connections/" not in self.path:
             return None
@@ -94,13 +85,5 @@ class Handler(BaseHTTPRequestHandler):
             delivered.setdefault(key, []).append(payload.decode())
         self.answer(200)
 
-    def log_message(self, *args):
-        pass
 
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-print(server.server_address[1], flush=True)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-sys.stdin.read()
-server.shutdown()
+serve(Handler)

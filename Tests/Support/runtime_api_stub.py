@@ -11,7 +11,8 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from stub_http import StubHandler, serve
 
 events = list(sys.argv[1:])
 lock = threading.Lock()
@@ -19,17 +20,7 @@ posts = []
 served = 0
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def answer(self, status, body=b"", headers=()):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(StubHandler):
     def do_GET(self):
         global served
         if self.path == "/_posts":
@@ -63,13 +54,5 @@ class Handler(BaseHTTPRequestHandler):
             posts.append({"path": self.path, "errorType": self.headers.get("Lambda-Runtime-Function-Error-Type"), "body": body})
         self.answer(202, b'{"status":"OK"}')
 
-    def log_message(self, *args):
-        pass
 
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-print(server.server_address[1], flush=True)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-sys.stdin.read()
-server.shutdown()
+serve(Handler)
