@@ -128,8 +128,15 @@ struct LambdaFunction: Sendable {
             throw FunctionError(type: "Runtime.Configuration", message: "the Secrets Manager endpoint is not a URL")
         }
         do {
-            return try await SecretsManagerClient(endpoint: endpoint, credentials: credentials, region: region, http: http, logger: logger)
-                .secretString(id: arn)
+            return try await AWSJSONClient(
+                api: .secretsManager,
+                endpoint: endpoint,
+                credentials: credentials,
+                region: region,
+                http: http,
+                logger: logger
+            )
+            .secretString(id: arn)
         } catch let error as AWSError {
             // The error names the secret and the cause, never the value.
             throw FunctionError(type: "Runtime.Configuration", message: "could not read JWT_SECRET_ARN: \(error)")
