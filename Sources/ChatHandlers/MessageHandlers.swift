@@ -178,6 +178,6 @@ public struct ParsedFrame: Sendable {
         guard !event.isBase64Encoded, let body = event.body else {
             return .failure(ChatError(.invalidJSON, "frame: binary frames are not accepted; send JSON text"))
         }
-        return parse(Array(body.utf8))
+        return parse(body.utf8)
     }
 }

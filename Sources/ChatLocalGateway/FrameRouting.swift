@@ -23,7 +23,7 @@ extension LocalGateway {
         switch message {
         case .text(let text):
             // API Gateway's `$request.body.action`, from the one parse the handler reuses.
-            let frame = ParsedFrame.parse(Array(text.utf8))
+            let frame = ParsedFrame.parse(text.utf8)
             let route = (try? frame.get())?.route ?? .default
             _ = await handlers.handle(route, event(session, route: route.routeKey, eventType: "MESSAGE", body: text), frame: frame)
         case .binary(let buffer):
