@@ -215,14 +215,11 @@ struct LocalDelivery: ConnectionDelivery {
     let registry: ConnectionRegistry
 
     func send(_ frame: String, to connections: [ConnectionID]) async -> DeliveryReport {
-        guard registry.metrics.isRecording, let arrival = FrameArrival.instant else {
-            return DeliveryReport(gone: registry.enqueue(frame, to: connections))
+        var whenWritten: (@Sendable () -> Void)?
+        if registry.metrics.isRecording, let arrival = FrameArrival.instant {
+            let timer = registry.metrics.broadcast
+            whenWritten = { timer.recordSince(arrival) }
         }
-        let timer = registry.metrics.broadcast
-        return DeliveryReport(
-            gone: registry.enqueue(frame, to: connections) {
-                timer.recordSince(arrival)
-            }
-        )
+        return DeliveryReport(gone: registry.enqueue(frame, to: connections, whenWritten: whenWritten))
     }
 }
