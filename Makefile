@@ -12,7 +12,7 @@ bench:
 	scripts/bench
 
 # ---------------------------------------------------------------- Lambda
-# The one bootstrap binary behind all nine functions, for the CPU the template's
+# The one bootstrap binary behind all sixteen functions, for the CPU the template's
 # `Architecture` names (arm64 unless overridden: make lambda-zip LAMBDA_ARCH=x86_64).
 # Built fully static with the Swift static Linux SDK (musl), so it runs on
 # provided.al2023 whatever glibc the build machine has; README, "On AWS", installs it.

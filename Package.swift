@@ -223,6 +223,17 @@ let package = Package(
             path: "Benchmarks/Floor",
             swiftSettings: strict
         ),
+        // What a history page costs with and without reactions (reads, bytes, time).
+        .executableTarget(
+            name: "history-bench",
+            dependencies: [
+                "ChatCore", "ChatSQLiteStore", "ChatAWS", "AWSClients",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/History",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
         .testTarget(name: "ChatHandlersTests", dependencies: ["ChatCore", "ChatHandlers", "ChatSQLiteStore"], swiftSettings: strict),
         .testTarget(

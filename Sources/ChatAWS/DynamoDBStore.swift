@@ -71,15 +71,44 @@ public struct DynamoDBStore: ChatStore {
         return QueryPage(items: items, lastEvaluatedSK: answer["LastEvaluatedKey"]?["SK"]?["S"]?.string)
     }
 
+    /// `UpdateItem` with `ReturnValues` `ALL_NEW`; the condition also requires the item to be there and live.
+    public func update(_ key: ItemKey, _ changes: [AttributeChange], if condition: ItemCondition) async throws -> Item {
+        let request = updateRequest(key, changes, if: condition, returning: true)
+        let answer: JSONValue
+        do {
+            answer = try await makingMaps(for: changes, of: key) { try await client.call("UpdateItem", request) }
+        } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {
+            throw StoreError.conditionFailed
+        } catch let error as AWSError {
+            throw StoreError.unavailable(error.description)
+        }
+        guard let attributes = answer["Attributes"]?.object, let item = ItemCodec.item(attributes) else {
+            throw StoreError.unavailable("UpdateItem answered without the item")
+        }
+        return item
+    }
+
     /// `TransactWriteItems` with one `ClientRequestToken` for every attempt; the first `ConditionalCheckFailed`
     /// among the `CancellationReasons` gives the index.
-    public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
-        let items: [JSONValue] = puts.map { ["Put": putRequest($0.item, condition: $0.condition)] }
+    public func transactWrite(_ writes: [TransactionWrite]) async throws {
+        let items: [JSONValue] = writes.map { write in
+            switch write {
+            case .put(let item, let condition): ["Put": putRequest(item, condition: condition)]
+            case .delete(let key, let condition): ["Delete": conditional(["TableName": .string(table), "Key": ItemCodec.encode(key)], condition)]
+            case .update(let key, let changes, let condition): ["Update": updateRequest(key, changes, if: condition, returning: false)]
+            }
+        }
+        let changes = writes.flatMap { write -> [(ItemKey, AttributeChange)] in
+            guard case .update(let key, let changes, _) = write else { return [] }
+            return changes.map { (key, $0) }
+        }
         do {
-            // One token for every attempt of this write: DynamoDB applies a retried
-            // transaction once, instead of failing its conditions against itself
-            // (a retried message would be taken for its own duplicate).
-            _ = try await client.call("TransactWriteItems", ["TransactItems": .array(items), "ClientRequestToken": .string(UUID().uuidString)])
+            try await makingMaps(for: changes) {
+                // One token for every attempt of this write: DynamoDB applies a retried
+                // transaction once, instead of failing its conditions against itself
+                // (a retried message would be taken for its own duplicate).
+                _ = try await client.call("TransactWriteItems", ["TransactItems": .array(items), "ClientRequestToken": .string(UUID().uuidString)])
+            }
         } catch let error as AWSError where error.type == "TransactionCanceledException" {
             if let index = error.cancellationReasons.firstIndex(of: "ConditionalCheckFailed") {
                 throw StoreError.transactionCanceled(index: index)
@@ -164,12 +193,105 @@ public struct DynamoDBStore: ChatStore {
 
     private func putRequest(_ item: Item, condition: PutCondition) -> JSONValue {
         var request: [String: JSONValue] = ["TableName": .string(table), "Item": ItemCodec.encode(item)]
-        if condition == .absent {
+        let now: JSONValue = ["N": .string(String(clock.nowSeconds()))]
+        switch condition {
+        case .none:
+            break
+        case .absent:
             // Absent, or present but expired: what the SQLite store's upsert does.
             request["ConditionExpression"] = "attribute_not_exists(#pk) OR #ttl <= :now"
             request["ExpressionAttributeNames"] = ["#pk": "PK", "#ttl": "TTL"]
-            request["ExpressionAttributeValues"] = [":now": ["N": .string(String(clock.nowSeconds()))]]
+            request["ExpressionAttributeValues"] = [":now": now]
+        case .absentOrBefore(let attribute, let value):
+            request["ConditionExpression"] = "attribute_not_exists(#pk) OR #ttl <= :now OR #a < :a"
+            request["ExpressionAttributeNames"] = ["#pk": "PK", "#ttl": "TTL", "#a": .string(attribute)]
+            request["ExpressionAttributeValues"] = [":now": now, ":a": ["S": .string(value)]]
         }
         return .object(request)
+    }
+
+    /// `request` with a `ConditionExpression` requiring a live item that meets `condition`.
+    private func conditional(
+        _ request: [String: JSONValue],
+        _ condition: ItemCondition,
+        names: [String: JSONValue] = [:],
+        values: [String: JSONValue] = [:]
+    ) -> JSONValue {
+        var request = request
+        var names = names.merging(["#pk": "PK", "#ttl": "TTL"]) { $1 }
+        var values = values.merging([":now": ["N": .string(String(clock.nowSeconds()))]]) { $1 }
+        var clauses = ["attribute_exists(#pk)", "(attribute_not_exists(#ttl) OR #ttl > :now)"]
+        for (index, (name, value)) in condition.equal.sorted(by: { $0.key < $1.key }).enumerated() {
+            names["#e\(index)"] = .string(name)
+            values[":e\(index)"] = ItemCodec.encode(value)
+            clauses.append("#e\(index) = :e\(index)")
+        }
+        for (index, name) in condition.missing.enumerated() {
+            names["#n\(index)"] = .string(name)
+            clauses.append("attribute_not_exists(#n\(index))")
+        }
+        request["ConditionExpression"] = .string(clauses.joined(separator: " AND "))
+        request["ExpressionAttributeNames"] = .object(names)
+        request["ExpressionAttributeValues"] = .object(values)
+        return .object(request)
+    }
+
+    private func updateRequest(_ key: ItemKey, _ changes: [AttributeChange], if condition: ItemCondition, returning: Bool) -> JSONValue {
+        var names: [String: JSONValue] = [:]
+        var values: [String: JSONValue] = [:]
+        var sets: [String] = []
+        var removes: [String] = []
+        for (index, change) in changes.enumerated() {
+            switch change {
+            case .set(let name, let value):
+                names["#c\(index)"] = .string(name)
+                values[":c\(index)"] = ItemCodec.encode(value)
+                sets.append("#c\(index) = :c\(index)")
+            case .remove(let name):
+                names["#c\(index)"] = .string(name)
+                removes.append("#c\(index)")
+            case .add(let map, let key, let delta):
+                names["#c\(index)"] = .string(map)
+                names["#k\(index)"] = .string(key)
+                values[":c\(index)"] = ["N": .string(String(delta))]
+                values[":zero"] = ["N": "0"]
+                sets.append("#c\(index).#k\(index) = if_not_exists(#c\(index).#k\(index), :zero) + :c\(index)")
+            }
+        }
+        var expression: [String] = []
+        if !sets.isEmpty { expression.append("SET " + sets.joined(separator: ", ")) }
+        if !removes.isEmpty { expression.append("REMOVE " + removes.joined(separator: ", ")) }
+        var request: [String: JSONValue] = [
+            "TableName": .string(table), "Key": ItemCodec.encode(key), "UpdateExpression": .string(expression.joined(separator: " ")),
+        ]
+        if returning { request["ReturnValues"] = "ALL_NEW" }
+        return conditional(request, condition, names: names, values: values)
+    }
+
+    /// Runs `call`; when DynamoDB refuses it because a map an `.add` writes into is
+    /// missing (an update cannot make a map and set an entry of it at once), makes
+    /// those maps empty and runs it once more.
+    private func makingMaps<T>(for changes: [AttributeChange], of key: ItemKey, _ call: () async throws -> T) async throws -> T {
+        try await makingMaps(for: changes.map { (key, $0) }, call)
+    }
+
+    private func makingMaps<T>(for changes: [(ItemKey, AttributeChange)], _ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch let error as AWSError where error.type == "ValidationException" && error.message.contains("document path") {
+            for case (let key, .add(let map, _, _)) in changes {
+                do {
+                    _ = try await client.call(
+                        "UpdateItem",
+                        [
+                            "TableName": .string(table), "Key": ItemCodec.encode(key), "UpdateExpression": "SET #m = :empty",
+                            "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#m)",
+                            "ExpressionAttributeNames": ["#pk": "PK", "#m": .string(map)], "ExpressionAttributeValues": [":empty": ["M": [:]]],
+                        ]
+                    )
+                } catch let error as AWSError where error.type == "ConditionalCheckFailedException" {}
+            }
+            return try await call()
+        }
     }
 }

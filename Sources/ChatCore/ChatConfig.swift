@@ -21,6 +21,10 @@ public struct ChatConfig: Sendable, Hashable {
     public var sendingRate: RateLimit? = Self.defaultSendingRate
     /// The sending rate when one is on: burst 100, then 20 frames a second.
     public static let defaultSendingRate = RateLimit(burst: 100, perSecond: 20)
+    /// A member's `typing` frames reach the room at most once in this long (§2c).
+    public var typingIntervalSeconds: Double = 2
+    /// Where a `getUnread` count stops, with `capped` (§2c).
+    public var maxUnreadCount = 1000
 
     /// The contract's defaults.
     public init() {}

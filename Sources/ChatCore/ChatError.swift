@@ -9,6 +9,8 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
     case messageTooLong = "message_too_long"
     case rateLimited = "rate_limited"
     case notFound = "not_found"
+    /// The caller may not do this to that message (v1.2): it is another member's.
+    case forbidden = "forbidden"
     case methodNotAllowed = "method_not_allowed"
     case payloadTooLarge = "payload_too_large"
     case unsupportedMediaType = "unsupported_media_type"
@@ -20,6 +22,7 @@ public enum ErrorCode: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .invalidRequest, .invalidJSON, .unknownAction, .messageTooLong: 400
         case .invalidCredentials, .unauthorized: 401
+        case .forbidden: 403
         case .notFound: 404
         case .methodNotAllowed: 405
         case .emailTaken: 409

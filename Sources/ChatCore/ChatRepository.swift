@@ -1,4 +1,4 @@
-/// The seven access patterns of PROTOCOL.md §4 (and message dedupe), written once
+/// The access patterns of PROTOCOL.md §4 (and message dedupe), written once
 /// against `ChatStore`, so that SQLite and DynamoDB hold the very same items.
 public struct ChatRepository: Sendable {
     /// The single table the chat's items live in.
@@ -131,14 +131,14 @@ public struct ChatRepository: Sendable {
         let dedupeKey = Keys.dedupe(email: message.from.email, clientMessageID: clientMessageID, in: message.roomID)
         let dedupe = Item(pk: dedupeKey.pk, sk: dedupeKey.sk, attributes: ["MessageSK": .string(item.sk)], ttl: ttl)
         do {
-            try await store.transactWrite([(dedupe, .absent), (item, .absent)])
+            try await store.transactWrite([.put(dedupe, .absent), .put(item, .absent)])
             return .saved(message)
         } catch StoreError.transactionCanceled(index: 0) {
             if let original = try await originalMessage(for: dedupeKey, roomID: message.roomID) {
                 return .duplicate(original)
             }
             // The record expired between the two reads: store it as new.
-            try await store.transactWrite([(dedupe, .none), (item, .absent)])
+            try await store.transactWrite([.put(dedupe, .none), .put(item, .absent)])
             return .saved(message)
         }
     }
@@ -197,21 +197,209 @@ public struct ChatRepository: Sendable {
             "From": .string(message.from.email),
             "Username": .string(message.from.username),
             "Timestamp": .number(message.timestamp),
+            // There from the start, so that on DynamoDB a first reaction is one
+            // transaction (an update cannot make a map and an entry of it at once).
+            "Reactions": .map([:]),
         ]
         if let clientMessageID = message.clientMessageID { attributes["ClientMsgId"] = .string(clientMessageID) }
         return Item(pk: key.pk, sk: key.sk, attributes: attributes, ttl: ttl)
     }
 
     private func message(from item: Item, roomID: RoomID) -> Message? {
-        guard let id = Keys.messageID(fromSortKey: item.sk),
-            let text = item[string: "Content"], let from = item[string: "From"], let username = item[string: "Username"]
+        guard let id = Keys.messageID(fromSortKey: item.sk), let from = item[string: "From"], let username = item[string: "Username"]
         else { return nil }
+        let isDeleted = item.attributes["Deleted"] != nil
+        guard isDeleted || item[string: "Content"] != nil else { return nil }
+        var reactions: [String: Int64] = [:]
+        for (emoji, count) in item[map: "Reactions"] ?? [:] {
+            if let count = count.number, count > 0 { reactions[emoji] = count }
+        }
         return Message(
             id: id,
             roomID: roomID,
             from: Member(email: from, username: username),
-            text: text,
-            clientMessageID: item[string: "ClientMsgId"]
+            text: item[string: "Content"] ?? "",
+            clientMessageID: item[string: "ClientMsgId"],
+            editedAt: item[number: "EditedAt"],
+            isDeleted: isDeleted,
+            reactions: reactions
         )
+    }
+
+    // MARK: Changes to messages (patterns 8, 9; v1.2)
+
+    /// A message's sender may change it; nobody may change a tombstone.
+    private static func bySenderAndLive(_ email: String) -> ItemCondition {
+        ItemCondition(equal: ["From": .string(email)], missing: ["Deleted"])
+    }
+
+    /// Gives a live message new text (one conditional update: sender, not deleted)
+    /// and returns it; `forbidden` for another member's message, `not_found` for
+    /// none or a tombstone.
+    public func editMessage(_ id: MessageID, in roomID: RoomID, by email: String, text: String, at editedAt: Milliseconds) async throws -> Message {
+        let key = Keys.message(id, in: roomID)
+        do {
+            let item = try await store.update(
+                key,
+                [.set("Content", .string(text)), .set("EditedAt", .number(editedAt))],
+                if: Self.bySenderAndLive(email)
+            )
+            guard let message = message(from: item, roomID: roomID) else { throw StoreError.unavailable("an edited message does not read back") }
+            return message
+        } catch StoreError.conditionFailed {
+            throw try await refusal(of: key, by: email, roomID: roomID) ?? Self.noSuchMessage
+        }
+    }
+
+    /// What deleting a message did.
+    public enum DeleteOutcome: Sendable, Hashable {
+        /// It is a tombstone now; tell the room.
+        case deleted(Message)
+        /// It was one already: nothing changed.
+        case alreadyDeleted(Message)
+    }
+
+    /// Makes a message a tombstone: its text, `client_msg_id`, edit time and
+    /// reactions go; its id, sender and time stay, so paging positions never move.
+    public func deleteMessage(_ id: MessageID, in roomID: RoomID, by email: String) async throws -> DeleteOutcome {
+        let key = Keys.message(id, in: roomID)
+        do {
+            let item = try await store.update(
+                key,
+                [.remove("Content"), .remove("ClientMsgId"), .remove("EditedAt"), .remove("Reactions"), .set("Deleted", .number(1))],
+                if: Self.bySenderAndLive(email)
+            )
+            guard let message = message(from: item, roomID: roomID) else { throw StoreError.unavailable("a deleted message does not read back") }
+            return .deleted(message)
+        } catch StoreError.conditionFailed {
+            if let refusal = try await refusal(of: key, by: email, roomID: roomID) { throw refusal }
+            guard let item = try await store.get(key), let message = message(from: item, roomID: roomID), message.isDeleted else {
+                throw Self.noSuchMessage
+            }
+            return .alreadyDeleted(message)
+        }
+    }
+
+    /// Why a change by `email` to the message at `key` was refused: nil when it is
+    /// the sender's tombstone (for a delete, a repeat).
+    private func refusal(of key: ItemKey, by email: String, roomID: RoomID) async throws -> ChatError? {
+        guard let item = try await store.get(key), let message = message(from: item, roomID: roomID) else { return Self.noSuchMessage }
+        guard message.from.email == email else { return ChatError(.forbidden, "id: only the sender may change this message") }
+        return message.isDeleted ? nil : Self.noSuchMessage
+    }
+
+    private static let noSuchMessage = ChatError(.notFound, "id: no such live message in this room")
+
+    /// A reaction's effect: the count of that emoji on the message now, and
+    /// whether this call changed anything.
+    public struct ReactionOutcome: Sendable, Hashable {
+        /// Members with that emoji on that message now.
+        public var count: Int64
+        /// False when the reaction was already there (or, to remove, was not).
+        public var changed: Bool
+    }
+
+    /// Adds (or removes) a member's emoji on a live message: one transaction of
+    /// the message's count and the member's `REACT#` item, so the count always
+    /// equals the items and history reads nothing more than the message.
+    public func react(
+        to id: MessageID,
+        in roomID: RoomID,
+        by email: String,
+        emoji: String,
+        adding: Bool,
+        retentionSeconds: Int64
+    ) async throws -> ReactionOutcome {
+        let messageKey = Keys.message(id, in: roomID)
+        let reactionKey = Keys.reaction(to: id, emoji: emoji, email: email, in: roomID)
+        let count = TransactionWrite.update(
+            messageKey,
+            [.add(map: "Reactions", key: emoji, delta: adding ? 1 : -1)],
+            ItemCondition(missing: ["Deleted"])
+        )
+        let mine: TransactionWrite =
+            if adding {
+                .put(
+                    Item(
+                        pk: reactionKey.pk,
+                        sk: reactionKey.sk,
+                        attributes: ["Email": .string(email), "Emoji": .string(emoji)],
+                        ttl: clock.nowSeconds() + retentionSeconds
+                    ),
+                    .absent
+                )
+            } else {
+                .delete(reactionKey, .exists)
+            }
+        var changed = true
+        do {
+            try await store.transactWrite([count, mine])
+        } catch StoreError.transactionCanceled(index: 0) {
+            throw Self.noSuchMessage
+        } catch StoreError.transactionCanceled(index: 1) {
+            changed = false
+        }
+        guard let item = try await store.get(messageKey), let message = message(from: item, roomID: roomID), !message.isDeleted else {
+            throw Self.noSuchMessage
+        }
+        return ReactionOutcome(count: message.reactions[emoji] ?? 0, changed: changed)
+    }
+
+    // MARK: Read markers (pattern 10; v1.2)
+
+    /// Moves a member's read marker forward to `id`, a message of the room
+    /// (a tombstone will do); returns the marker in force, which an older `id` leaves where it was.
+    public func markRead(_ id: MessageID, in roomID: RoomID, by email: String, retentionSeconds: Int64) async throws -> MessageID {
+        guard try await store.get(Keys.message(id, in: roomID)) != nil else { throw Self.noSuchMessage }
+        let key = Keys.readMarker(email: email, in: roomID)
+        let marker = Item(
+            pk: key.pk,
+            sk: key.sk,
+            attributes: ["LastRead": .string(id.description)],
+            ttl: clock.nowSeconds() + retentionSeconds
+        )
+        do {
+            try await store.put(marker, condition: .absentOrBefore(attribute: "LastRead", value: id.description))
+            return id
+        } catch StoreError.conditionFailed {
+            return try await readMarker(of: email, in: roomID) ?? id
+        }
+    }
+
+    /// A member's read marker in a room, if they have one.
+    public func readMarker(of email: String, in roomID: RoomID) async throws -> MessageID? {
+        try await store.get(Keys.readMarker(email: email, in: roomID))?[string: "LastRead"].flatMap(MessageID.init)
+    }
+
+    /// Every member's read marker in a room, by email.
+    public func readMarkers(in roomID: RoomID) async throws -> [String: MessageID] {
+        var markers: [String: MessageID] = [:]
+        for item in try await store.queryAll(pk: Keys.room(roomID), skPrefix: Keys.readMarkerPrefix) {
+            if let id = item[string: "LastRead"].flatMap(MessageID.init) {
+                markers[String(item.sk.dropFirst(Keys.readMarkerPrefix.count))] = id
+            }
+        }
+        return markers
+    }
+
+    /// How many live messages of other members, not deleted, are newer than the
+    /// member's marker (all, without one), counting no further than `cap`:
+    /// `capped` says there are more.
+    public func unread(for email: String, in roomID: RoomID, cap: Int) async throws -> (count: Int, capped: Bool, lastRead: MessageID?) {
+        let lastRead = try await readMarker(of: email, in: roomID)
+        var start = lastRead.map(Keys.messageSortKey)
+        var count = 0
+        repeat {
+            let page = try await store.query(
+                pk: Keys.room(roomID),
+                skPrefix: Keys.messagePrefix,
+                order: .ascending,
+                limit: 500,
+                exclusiveStart: start
+            )
+            count += page.items.count { $0[string: "From"] != email && $0.attributes["Deleted"] == nil }
+            start = page.lastEvaluatedSK
+        } while start != nil && count <= cap
+        return (min(count, cap), count > cap, lastRead)
     }
 }

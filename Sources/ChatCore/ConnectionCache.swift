@@ -102,10 +102,16 @@ public final class ConnectionCache: ChatStore {
         )
     }
 
-    /// Passes the puts to the store; connection items are never written in a transaction, so the cache is untouched.
-    public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
-        precondition(!puts.contains { Self.isConnection($0.item.sk) }, "connection items are not written in transactions")
-        try await store.transactWrite(puts)
+    /// Passes the update to the store; connection items are never updated, so the cache is untouched.
+    public func update(_ key: ItemKey, _ changes: [AttributeChange], if condition: ItemCondition) async throws -> Item {
+        precondition(!Self.isConnection(key.sk), "connection items are not updated")
+        return try await store.update(key, changes, if: condition)
+    }
+
+    /// Passes the writes to the store; connection items are never written in a transaction, so the cache is untouched.
+    public func transactWrite(_ writes: [TransactionWrite]) async throws {
+        precondition(!writes.contains { Self.isConnection($0.key.sk) }, "connection items are not written in transactions")
+        try await store.transactWrite(writes)
     }
 
     /// Sweeps the store, then drops the cached connection items the sweep matched.

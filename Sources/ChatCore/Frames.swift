@@ -68,8 +68,9 @@ public enum Frames {
         return json.text
     }
 
-    /// A `members` frame: the members connected to the room now.
-    public static func members(_ members: [Member], roomID: RoomID) -> String {
+    /// A `members` frame: the members connected to the room now, each with their
+    /// read marker once they have one (v1.2).
+    public static func members(_ members: [Member], roomID: RoomID, lastRead: [String: MessageID] = [:]) -> String {
         var json = JSONWriter()
         json.object {
             $0.field("type", "members")
@@ -79,9 +80,87 @@ public enum Frames {
                     json.object {
                         $0.field("email", member.email)
                         $0.field("username", member.username)
+                        $0.optionalField("last_read", lastRead[member.email]?.description)
                     }
                 }
             }
+        }
+        return json.text
+    }
+
+    /// A `typing` frame: a member is typing (v1.2), for the room's other members.
+    public static func typing(_ member: Member, roomID: RoomID, timestamp: Milliseconds) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "typing")
+            $0.field("room_id", roomID)
+            $0.field("email", member.email)
+            $0.field("username", member.username)
+            $0.field("timestamp", timestamp)
+        }
+        return json.text
+    }
+
+    /// A `message_edited` frame: a message's new text (v1.2).
+    public static func messageEdited(_ message: Message) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "message_edited")
+            $0.field("id", message.id.description)
+            $0.field("room_id", message.roomID)
+            $0.field("message", message.text)
+            $0.field("edited_at", message.editedAt ?? message.timestamp)
+        }
+        return json.text
+    }
+
+    /// A `message_deleted` frame: a message became a tombstone (v1.2).
+    public static func messageDeleted(_ id: MessageID, roomID: RoomID, deletedBy email: String) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "message_deleted")
+            $0.field("id", id.description)
+            $0.field("room_id", roomID)
+            $0.field("deleted_by", email)
+        }
+        return json.text
+    }
+
+    /// A `reaction` frame: a member's emoji on a message, and how many members have it there now (v1.2).
+    public static func reaction(to id: MessageID, roomID: RoomID, emoji: String, email: String, count: Int64, added: Bool) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "reaction")
+            $0.field("id", id.description)
+            $0.field("room_id", roomID)
+            $0.field("emoji", emoji)
+            $0.field("email", email)
+            $0.field("count", count)
+            $0.field("added", added)
+        }
+        return json.text
+    }
+
+    /// A `read` frame: the caller's read marker in force (v1.2).
+    public static func read(lastRead: MessageID, roomID: RoomID) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "read")
+            $0.field("room_id", roomID)
+            $0.field("last_read", lastRead.description)
+        }
+        return json.text
+    }
+
+    /// An `unread` frame: how many of the others' live messages are newer than the caller's marker (v1.2).
+    public static func unread(count: Int, capped: Bool, lastRead: MessageID?, roomID: RoomID) -> String {
+        var json = JSONWriter()
+        json.object {
+            $0.field("type", "unread")
+            $0.field("room_id", roomID)
+            $0.field("count", Int64(count))
+            if capped { $0.field("capped", true) }
+            $0.optionalField("last_read", lastRead?.description)
         }
         return json.text
     }
@@ -104,9 +183,20 @@ public enum Frames {
             $0.field("room_id", message.roomID)
             $0.field("from", message.from.email)
             $0.field("username", message.from.username)
-            $0.field("message", message.text)
+            if !message.isDeleted { $0.field("message", message.text) }
             $0.field("timestamp", message.timestamp)
+            if message.isDeleted {
+                $0.field("deleted", true)
+                return
+            }
             $0.optionalField("client_msg_id", message.clientMessageID)
+            if let editedAt = message.editedAt { $0.field("edited_at", editedAt) }
+            let reactions = message.reactions.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            if !reactions.isEmpty {
+                $0.field("reactions") { json in
+                    json.object { object in for (emoji, count) in reactions { object.field(emoji, count) } }
+                }
+            }
         }
     }
 }

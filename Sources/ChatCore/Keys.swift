@@ -11,6 +11,10 @@ public enum Keys {
     public static let messagePrefix = "MESSAGE#"
     /// `DEDUPE#`: starts a dedupe record's sort key in its room's partition.
     public static let dedupePrefix = "DEDUPE#"
+    /// `REACT#`: starts a member's reaction's sort key in its room's partition.
+    public static let reactionPrefix = "REACT#"
+    /// `READ#`: starts a member's read marker's sort key in its room's partition.
+    public static let readMarkerPrefix = "READ#"
 
     /// `USER#{email}` / `USER#{email}`.
     public static func user(_ email: String) -> ItemKey {
@@ -48,5 +52,16 @@ public enum Keys {
     /// key unambiguous whatever characters the email and the id hold.
     public static func dedupe(email: String, clientMessageID: String, in roomID: RoomID) -> ItemKey {
         ItemKey(pk: room(roomID), sk: "\(dedupePrefix)\(email.utf8.count):\(email)#\(clientMessageID)")
+    }
+
+    /// `ROOM#{room_id}` / `REACT#{message id}#{emoji}#{email}`: one member's one
+    /// emoji on one message (PROTOCOL.md §4, pattern 9).
+    public static func reaction(to id: MessageID, emoji: String, email: String, in roomID: RoomID) -> ItemKey {
+        ItemKey(pk: room(roomID), sk: "\(reactionPrefix)\(id)#\(emoji)#\(email)")
+    }
+
+    /// `ROOM#{room_id}` / `READ#{email}`: a member's read marker in a room (pattern 10).
+    public static func readMarker(email: String, in roomID: RoomID) -> ItemKey {
+        ItemKey(pk: room(roomID), sk: readMarkerPrefix + email)
     }
 }

@@ -53,17 +53,36 @@ public struct Message: Sendable, Hashable {
     public var text: String
     /// The sender's own id for safe retries, echoed only when given.
     public var clientMessageID: String?
+    /// When the sender last edited the text; nil if never.
+    public var editedAt: Milliseconds?
+    /// A tombstone: the sender deleted it; its text and `clientMessageID` are gone,
+    /// its place in history stays.
+    public var isDeleted: Bool
+    /// How many members reacted with each emoji; only counts above zero.
+    public var reactions: [String: Int64]
 
     /// When the message was stored: the timestamp inside its id.
     public var timestamp: Milliseconds { id.timestamp }
 
     /// A message as it is stored and broadcast.
-    public init(id: MessageID, roomID: RoomID, from: Member, text: String, clientMessageID: String?) {
+    public init(
+        id: MessageID,
+        roomID: RoomID,
+        from: Member,
+        text: String,
+        clientMessageID: String?,
+        editedAt: Milliseconds? = nil,
+        isDeleted: Bool = false,
+        reactions: [String: Int64] = [:]
+    ) {
         self.id = id
         self.roomID = roomID
         self.from = from
         self.text = text
         self.clientMessageID = clientMessageID
+        self.editedAt = editedAt
+        self.isDeleted = isDeleted
+        self.reactions = reactions
     }
 }
 

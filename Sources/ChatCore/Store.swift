@@ -7,6 +7,54 @@ public enum PutCondition: Sendable, Hashable {
     /// Only when no live item has the key (an expired one counts as absent): the
     /// conditional put behind "create user" and "save message".
     case absent
+    /// When no live item has the key, or the live one's string `attribute` sorts
+    /// before `value`: a marker that only moves forward (a read marker).
+    case absentOrBefore(attribute: String, value: String)
+}
+
+/// One change an update makes to an item's attributes.
+public enum AttributeChange: Sendable, Hashable {
+    /// Sets an attribute, replacing what was there.
+    case set(String, AttributeValue)
+    /// Removes an attribute (nothing happens when it is absent).
+    case remove(String)
+    /// Adds `delta` to the number under `key` in the map attribute `map`, making
+    /// the map and the entry (from 0) when missing: a counter by name, such as
+    /// reactions by emoji.
+    case add(map: String, key: String, delta: Int64)
+}
+
+/// What a live item must hold for an update, or a delete in a transaction, to go
+/// ahead. A missing or expired item never meets a condition.
+public struct ItemCondition: Sendable, Hashable {
+    /// Attributes the item must hold, with exactly these values.
+    public var equal: [String: AttributeValue]
+    /// Attributes the item must not hold.
+    public var missing: [String]
+
+    /// A condition on a live item's attributes; with none, the item need only be there.
+    public init(equal: [String: AttributeValue] = [:], missing: [String] = []) {
+        self.equal = equal
+        self.missing = missing
+    }
+
+    /// The item is there and live, whatever it holds.
+    public static let exists = ItemCondition()
+
+    /// Whether `item`'s attributes meet the condition (liveness is the store's to check).
+    public func isMet(by item: Item) -> Bool {
+        equal.allSatisfy { item.attributes[$0.key] == $0.value } && missing.allSatisfy { item.attributes[$0] == nil }
+    }
+}
+
+/// One write of a transaction.
+public enum TransactionWrite: Sendable, Hashable {
+    /// A put, if `condition` allows.
+    case put(Item, PutCondition)
+    /// Deletes a live item that meets the condition; fails the transaction if there is none.
+    case delete(ItemKey, ItemCondition)
+    /// Changes a live item that meets the condition; fails the transaction if there is none.
+    case update(ItemKey, [AttributeChange], ItemCondition)
 }
 
 /// The order of a query over sort keys.
@@ -33,9 +81,9 @@ public struct QueryPage: Sendable, Hashable {
 
 /// What a store refuses.
 public enum StoreError: Error, Sendable, Hashable {
-    /// A conditional put found a live item with its key.
+    /// A conditional write's condition was not met.
     case conditionFailed
-    /// A transactional write was refused as a whole; `index` is the first put
+    /// A transactional write was refused as a whole; `index` is the first write
     /// whose condition failed.
     case transactionCanceled(index: Int)
     /// The store itself failed (I/O, throttling beyond retries, a bad answer).
@@ -62,8 +110,14 @@ public protocol ChatStore: Sendable {
     /// order, at most `limit` evaluated, strictly after `exclusiveStart` in that order.
     func query(pk: String, skPrefix: String, order: SortOrder, limit: Int, exclusiveStart: String?) async throws -> QueryPage
 
-    /// Writes all puts or none: throws `StoreError.transactionCanceled` if any condition fails.
-    func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws
+    /// Changes a live item that meets `condition` and returns it as it is now;
+    /// throws `StoreError.conditionFailed` when there is no such item. Never creates one.
+    @discardableResult
+    func update(_ key: ItemKey, _ changes: [AttributeChange], if condition: ItemCondition) async throws -> Item
+
+    /// Makes all writes or none: throws `StoreError.transactionCanceled` if any
+    /// condition fails. No two writes may touch the same item.
+    func transactWrite(_ writes: [TransactionWrite]) async throws
 
     /// Deletes every item, in every partition, whose sort key starts with `skPrefix`.
     /// A maintenance sweep (a scan on DynamoDB): the local gateway uses it at start to
@@ -86,5 +140,29 @@ extension ChatStore {
             start = page.lastEvaluatedSK
         } while start != nil
         return items
+    }
+}
+
+extension TransactionWrite {
+    /// The key of the item this write touches.
+    public var key: ItemKey {
+        switch self {
+        case .put(let item, _): item.key
+        case .delete(let key, _), .update(let key, _, _): key
+        }
+    }
+}
+
+extension AttributeChange {
+    /// `attributes` with this change made.
+    public func applied(to attributes: inout [String: AttributeValue]) {
+        switch self {
+        case .set(let name, let value): attributes[name] = value
+        case .remove(let name): attributes[name] = nil
+        case .add(let map, let key, let delta):
+            var entries = attributes[map]?.map ?? [:]
+            entries[key] = .number((entries[key]?.number ?? 0) + delta)
+            attributes[map] = .map(entries)
+        }
     }
 }

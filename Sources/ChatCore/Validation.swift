@@ -72,6 +72,20 @@ public enum Validation {
         return text
     }
 
+    /// The most UTF-8 bytes a reaction's emoji may take (v1.2).
+    public static let maxEmojiBytes = 32
+
+    /// Checks a reaction's `emoji`: one extended grapheme cluster (a skin-tone or
+    /// ZWJ sequence is one), at most 32 UTF-8 bytes, not blank (§2c).
+    public static func emoji(_ raw: String) throws(ChatError) -> String {
+        guard raw.count == 1, raw.utf8.count <= maxEmojiBytes,
+            raw.unicodeScalars.contains(where: { !$0.properties.isWhitespace && $0.properties.generalCategory != .control })
+        else {
+            throw ChatError(.invalidRequest, "emoji: must be one emoji (one grapheme cluster of at most \(maxEmojiBytes) bytes), not blank")
+        }
+        return raw
+    }
+
     /// Checks an optional `client_msg_id`.
     public static func clientMessageID(_ raw: String) throws(ChatError) -> String {
         guard clientMessageIDLength.contains(raw.unicodeScalars.count) else {

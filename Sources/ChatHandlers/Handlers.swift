@@ -30,6 +30,9 @@ public struct HandlerEnvironment: Sendable {
     /// History pages being read and encoded at once: a flood of `getMessages`
     /// waits here instead of taking every thread from other rooms and `/health`.
     let historyReads = WorkSlots(slots: max(1, ProcessInfo.processInfo.activeProcessorCount), queue: 100_000)
+    /// One `typing` per member and room per interval; more are dropped. In memory:
+    /// per process (on AWS, per Lambda instance), like the sending rate.
+    let typingThrottle: TokenBuckets<RateKey>
 
     /// An environment over `store`: the repository, message ids and auth guard are made from it and `clock`.
     public init(
@@ -55,6 +58,7 @@ public struct HandlerEnvironment: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.auth = AuthGuard(authLimits, clock: clock)
+        self.typingThrottle = TokenBuckets(RateLimit(burst: 1, perSecond: 1 / config.typingIntervalSeconds), clock: clock)
     }
 }
 

@@ -63,7 +63,8 @@ extension Handlers {
             let connections = try await repository.connections(in: caller.roomID).sorted { $0.connectedAt < $1.connectedAt }
             var seen: Set<String> = []
             let members = connections.map(\.member).filter { seen.insert($0.email).inserted }
-            await reply(Frames.members(members, roomID: caller.roomID), to: caller.connectionID)
+            let lastRead = try await repository.readMarkers(in: caller.roomID)
+            await reply(Frames.members(members, roomID: caller.roomID, lastRead: lastRead), to: caller.connectionID)
         }
     }
 
@@ -91,7 +92,7 @@ extension Handlers {
     /// The steps every frame takes, in the contract's order: rate limit, then the
     /// frame's shape, then the route's own work. A refusal becomes an error frame
     /// to the caller alone; the connection stays open.
-    private func onFrame(
+    func onFrame(
         _ event: WebSocketEvent,
         _ parsed: Result<ParsedFrame, ChatError>?,
         _ work: (ParsedFrame, Caller) async throws -> Void

@@ -6,6 +6,8 @@ import Foundation
 /// same routes under the same API Gateway route keys.
 public enum Route: String, Sendable, CaseIterable {
     case register, login, authorizer, connect, disconnect, sendMessage, getMessages, listMembers
+    /// PROTOCOL.md §2c (v1.2).
+    case typing, editMessage, deleteMessage, react, unreact, markRead, getUnread
     case `default` = "default"
 
     /// The event shape a route takes.
@@ -23,7 +25,9 @@ public enum Route: String, Sendable, CaseIterable {
         switch self {
         case .register, .login: .http
         case .authorizer: .authorizer
-        case .connect, .disconnect, .sendMessage, .getMessages, .listMembers, .default: .webSocket
+        case .connect, .disconnect, .default: .webSocket
+        case .sendMessage, .getMessages, .listMembers, .typing, .editMessage, .deleteMessage, .react, .unreact, .markRead, .getUnread:
+            .webSocket
         }
     }
 
@@ -34,7 +38,8 @@ public enum Route: String, Sendable, CaseIterable {
         case .authorizer, .connect: "$connect"
         case .disconnect: "$disconnect"
         case .default: "$default"
-        case .sendMessage, .getMessages, .listMembers: rawValue
+        case .sendMessage, .getMessages, .listMembers, .typing, .editMessage, .deleteMessage, .react, .unreact, .markRead, .getUnread:
+            rawValue
         }
     }
 
@@ -49,7 +54,9 @@ public enum Route: String, Sendable, CaseIterable {
     }
 
     /// The routes a frame's `action` selects (API Gateway's `$request.body.action`).
-    public static let actionRoutes: [Route] = [.sendMessage, .getMessages, .listMembers]
+    public static let actionRoutes: [Route] = [
+        .sendMessage, .getMessages, .listMembers, .typing, .editMessage, .deleteMessage, .react, .unreact, .markRead, .getUnread,
+    ]
 
     /// The route of a frame whose `action` is `action`: an action route, else `$default`.
     public init(action: String?) {
@@ -68,6 +75,13 @@ extension Handlers {
         case .sendMessage: await sendMessage(event, frame: frame)
         case .getMessages: await getMessages(event, frame: frame)
         case .listMembers: await listMembers(event, frame: frame)
+        case .typing: await typing(event, frame: frame)
+        case .editMessage: await editMessage(event, frame: frame)
+        case .deleteMessage: await deleteMessage(event, frame: frame)
+        case .react: await react(event, frame: frame)
+        case .unreact: await unreact(event, frame: frame)
+        case .markRead: await markRead(event, frame: frame)
+        case .getUnread: await getUnread(event, frame: frame)
         case .default: await defaultRoute(event, frame: frame)
         case .register, .login, .authorizer: preconditionFailure("\(route) is not a WebSocket route")
         }

@@ -180,14 +180,25 @@ public final class SQLiteStore: ChatStore {
         return QueryPage(items: items, lastEvaluatedSK: items.count == limit ? items.last?.sk : nil)
     }
 
-    /// Every put under one savepoint in the writer's batch; the first failed condition rolls them all back.
-    public func transactWrite(_ puts: [(item: Item, condition: PutCondition)]) async throws {
+    /// Read, checked and written on the writer, whose jobs run one at a time: no
+    /// other write can come between the check and the change.
+    public func update(_ key: ItemKey, _ changes: [AttributeChange], if condition: ItemCondition) async throws -> Item {
+        let now = clock.nowSeconds()
+        return try await write { db in try await Self.update(key, changes, if: condition, now: now, on: db) }
+    }
+
+    /// Every write under one savepoint in the writer's batch; the first failed condition rolls them all back.
+    public func transactWrite(_ writes: [TransactionWrite]) async throws {
         let now = clock.nowSeconds()
         try await write { db in
             _ = try await db.query("SAVEPOINT transact")
-            for (index, put) in puts.enumerated() {
+            for (index, write) in writes.enumerated() {
                 do {
-                    try await Self.put(put.item, condition: put.condition, now: now, on: db)
+                    switch write {
+                    case .put(let item, let condition): try await Self.put(item, condition: condition, now: now, on: db)
+                    case .delete(let key, let condition): try await Self.delete(key, if: condition, now: now, on: db)
+                    case .update(let key, let changes, let condition): _ = try await Self.update(key, changes, if: condition, now: now, on: db)
+                    }
                 } catch {
                     _ = try await db.query("ROLLBACK TO transact")
                     _ = try await db.query("RELEASE transact")
@@ -268,7 +279,44 @@ public final class SQLiteStore: ChatStore {
                 binds
             )
             if written.isEmpty { throw StoreError.conditionFailed }
+        case .absentOrBefore(let attribute, let value):
+            if let current = try await liveItem(item.key, now: now, on: db),
+                !(current[string: attribute].map { Array($0.utf8).lexicographicallyPrecedes(Array(value.utf8)) } ?? false)
+            {
+                throw StoreError.conditionFailed
+            }
+            _ = try await db.query("INSERT OR REPLACE INTO items (pk, sk, attrs, ttl) VALUES (?1, ?2, ?3, ?4)", Array(binds.prefix(4)))
         }
+    }
+
+    /// The live item with `key`, read on the writer (inside its transaction).
+    private static func liveItem(_ key: ItemKey, now: Int64, on db: SQLiteConnection) async throws -> Item? {
+        let rows = try await db.query(
+            "SELECT pk, sk, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
+            [.text(key.pk), .text(key.sk), .integer(Int(now))]
+        )
+        return try rows.first.map(item)
+    }
+
+    private static func update(
+        _ key: ItemKey,
+        _ changes: [AttributeChange],
+        if condition: ItemCondition,
+        now: Int64,
+        on db: SQLiteConnection
+    ) async throws -> Item {
+        guard var item = try await liveItem(key, now: now, on: db), condition.isMet(by: item) else { throw StoreError.conditionFailed }
+        for change in changes { change.applied(to: &item.attributes) }
+        _ = try await db.query(
+            "UPDATE items SET attrs = ?3 WHERE pk = ?1 AND sk = ?2",
+            [.text(key.pk), .text(key.sk), .text(ItemCodec.text(item.attributes))]
+        )
+        return item
+    }
+
+    private static func delete(_ key: ItemKey, if condition: ItemCondition, now: Int64, on db: SQLiteConnection) async throws {
+        guard let item = try await liveItem(key, now: now, on: db), condition.isMet(by: item) else { throw StoreError.conditionFailed }
+        _ = try await db.query("DELETE FROM items WHERE pk = ?1 AND sk = ?2", [.text(key.pk), .text(key.sk)])
     }
 
     private static func item(_ row: SQLiteRow) throws -> Item {

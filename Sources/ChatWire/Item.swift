@@ -1,17 +1,25 @@
-/// One attribute value of a stored item: the two DynamoDB scalar types we use.
+/// One attribute value of a stored item: the DynamoDB types the chat uses.
 public enum AttributeValue: Sendable, Hashable {
     case string(String)
     case number(Int64)
+    /// A map (`M`), such as a message's `Reactions` counts by emoji.
+    case map([String: AttributeValue])
 
-    /// The text of a string (`S`) value; nil for a number.
+    /// The text of a string (`S`) value; nil for another type.
     public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    /// The value of a number (`N`) value; nil for a string.
+    /// The value of a number (`N`) value; nil for another type.
     public var number: Int64? {
         if case .number(let value) = self { return value }
+        return nil
+    }
+
+    /// The entries of a map (`M`) value; nil for another type.
+    public var map: [String: AttributeValue]? {
+        if case .map(let value) = self { return value }
         return nil
     }
 }
@@ -39,10 +47,12 @@ public struct Item: Sendable, Hashable {
     /// The item's primary key.
     public var key: ItemKey { ItemKey(pk: pk, sk: sk) }
 
-    /// A string attribute; nil when absent or a number.
+    /// A string attribute; nil when absent or of another type.
     public subscript(string name: String) -> String? { attributes[name]?.string }
-    /// A number attribute; nil when absent or a string.
+    /// A number attribute; nil when absent or of another type.
     public subscript(number name: String) -> Int64? { attributes[name]?.number }
+    /// A map attribute; nil when absent or of another type.
+    public subscript(map name: String) -> [String: AttributeValue]? { attributes[name]?.map }
 
     /// Whether the item has not yet expired at `now` (epoch seconds).
     public func isLive(atSecond now: Int64) -> Bool { ttl.map { $0 > now } ?? true }

@@ -2,7 +2,7 @@
 /// the one codec, spoken to the DynamoDB API and used by the SQLite store to keep
 /// its items in the same shape.
 ///
-/// One rule for reading, whichever store: `S` and `N` (whole numbers) are the
+/// One rule for reading, whichever store: `S`, `N` (whole numbers) and `M` are the
 /// types the chat writes; an attribute of another type (written by some other
 /// tool) is left out, while a malformed `S` or `N` makes the item unreadable.
 public enum ItemCodec {
@@ -22,17 +22,26 @@ public enum ItemCodec {
 
     /// Attributes alone, each in its typed form.
     public static func encode(_ attributes: [String: AttributeValue]) -> [String: JSONValue] {
-        attributes.mapValues { value in
-            switch value {
-            case .string(let text): ["S": .string(text)]
-            case .number(let number): ["N": .string(String(number))]
-            }
+        attributes.mapValues(encode)
+    }
+
+    /// One value in its typed form: `{"S": …}`, `{"N": …}` or `{"M": {…}}`.
+    public static func encode(_ value: AttributeValue) -> JSONValue {
+        switch value {
+        case .string(let text): ["S": .string(text)]
+        case .number(let number): ["N": .string(String(number))]
+        case .map(let entries): ["M": .object(encode(entries))]
         }
     }
 
     /// Attributes alone as compact JSON text, keys sorted (the SQLite column).
     public static func text(_ attributes: [String: AttributeValue]) -> String {
         var json = JSONWriter()
+        write(attributes, into: &json)
+        return json.text
+    }
+
+    private static func write(_ attributes: [String: AttributeValue], into json: inout JSONWriter) {
         json.object { object in
             for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
                 object.field(name) { writer in
@@ -40,12 +49,12 @@ public enum ItemCodec {
                         switch value {
                         case .string(let text): $0.field("S", text)
                         case .number(let number): $0.field("N", String(number))
+                        case .map(let entries): $0.field("M") { write(entries, into: &$0) }
                         }
                     }
                 }
             }
         }
-        return json.text
     }
 
     /// An item from its DynamoDB form; nil without string keys `PK` and `SK`, or
@@ -80,7 +89,8 @@ public enum ItemCodec {
         switch (type, value) {
         case ("S", .string(let text)): return .some(.string(text))
         case ("N", .string(let digits)): return Int64(digits).map { .some(.number($0)) } ?? nil
-        case ("S", _), ("N", _): return nil
+        case ("M", .object(let entries)): return attributes(entries).map { .some(.map($0)) } ?? nil
+        case ("S", _), ("N", _), ("M", _): return nil
         default: return .some(nil)
         }
     }

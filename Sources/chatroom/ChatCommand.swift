@@ -9,8 +9,11 @@ import Glibc
 #endif
 
 /// `chatroom chat`: a terminal client. Lines you type are messages; `/history [n]`,
-/// `/members` and `/quit` are commands. It reconnects by itself, catches up on what
-/// it missed, and re-sends unacknowledged messages with their `client_msg_id`.
+/// `/members`, `/unread`, `/edit N text`, `/delete N`, `/react N 👍`, `/unreact N 👍`
+/// and `/quit` are commands, N being the `#N` printed beside a message. Others'
+/// typing, edits, deletions and reactions are printed as they happen. It reconnects
+/// by itself, catches up on what it missed, and re-sends unacknowledged messages
+/// with their `client_msg_id`.
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat in a room from the terminal.",
@@ -42,7 +45,8 @@ struct Chat: AsyncParsableCommand {
         }
         let expiresAt = login.json["expires_at"]?.number ?? .infinity
         let url = (webSocket ?? server.replacingOccurrences(of: "http", with: "ws", options: .anchored) + "/ws") + "?token=\(token)"
-        Terminal.say("* in room \(room) as \(login.json["username"]?.string ?? me). /history [n], /members, /quit")
+        let name = login.json["username"]?.string ?? me
+        Terminal.say("* in room \(room) as \(name). /history [n], /members, /unread, /edit N text, /delete N, /react N 👍, /quit")
 
         let session = Session(me: me)
         let input = Terminal.lines()

@@ -24,7 +24,7 @@ import Testing
         let server = try await FlakyServer(statuses: [500, 503])
         defer { server.stop() }
         let store = DynamoDBStore(client: server.client(retry: Self.fast), table: "t", clock: SystemClock())
-        try await store.transactWrite([(Item(pk: "ROOM#lobby", sk: "MESSAGE#1"), .absent)])
+        try await store.transactWrite([.put(Item(pk: "ROOM#lobby", sk: "MESSAGE#1"), .absent)])
         let answer = try await server.client(retry: Self.fast).call("DescribeTable", ["TableName": "t"])
         #expect(answer["Attempts"]?.int == 4, "three attempts of the transaction, then this call")
         #expect(answer["DistinctBodies"]?.int == 2, "the transaction's three attempts sent one body")

@@ -156,19 +156,112 @@ import Testing
             try await store.put(Item(pk: "ROOM#t", sk: "DEDUPE#x", attributes: ["V": .string("old")]), condition: .none)
             await #expect(throws: StoreError.transactionCanceled(index: 1)) {
                 try await store.transactWrite([
-                    (Item(pk: "ROOM#t", sk: "MESSAGE#1"), .absent),
-                    (Item(pk: "ROOM#t", sk: "DEDUPE#x", attributes: ["V": .string("new")]), .absent),
+                    .put(Item(pk: "ROOM#t", sk: "MESSAGE#1"), .absent),
+                    .put(Item(pk: "ROOM#t", sk: "DEDUPE#x", attributes: ["V": .string("new")]), .absent),
                 ])
             }
             #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "MESSAGE#1")) == nil)
             #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "DEDUPE#x"))?[string: "V"] == "old")
 
             try await store.transactWrite([
-                (Item(pk: "ROOM#t", sk: "DEDUPE#y"), .absent),
-                (Item(pk: "ROOM#t", sk: "MESSAGE#2"), .absent),
+                .put(Item(pk: "ROOM#t", sk: "DEDUPE#y"), .absent),
+                .put(Item(pk: "ROOM#t", sk: "MESSAGE#2"), .absent),
             ])
             #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "DEDUPE#y")) != nil)
             #expect(try await store.get(ItemKey(pk: "ROOM#t", sk: "MESSAGE#2")) != nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func updatesChangeOnlyALiveItemThatMeetsTheirCondition(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, clock in
+            let key = ItemKey(pk: "ROOM#r", sk: "MESSAGE#1")
+            let ttl = clock.nowSeconds() + 10
+            try await store.put(
+                Item(pk: key.pk, sk: key.sk, attributes: ["From": .string("a"), "Content": .string("hi"), "Extra": .number(1)], ttl: ttl),
+                condition: .none
+            )
+            let bySender = ItemCondition(equal: ["From": .string("a")], missing: ["Deleted"])
+            await #expect(throws: StoreError.conditionFailed) {
+                try await store.update(key, [.set("Content", .string("no"))], if: ItemCondition(equal: ["From": .string("b")]))
+            }
+            await #expect(throws: StoreError.conditionFailed) {
+                try await store.update(ItemKey(pk: "ROOM#r", sk: "MESSAGE#2"), [.set("Content", .string("no"))], if: .exists)
+            }
+            #expect(try await store.get(ItemKey(pk: "ROOM#r", sk: "MESSAGE#2")) == nil, "an update never creates")
+
+            let changed = try await store.update(
+                key,
+                [.set("Content", .string("hello")), .remove("Extra"), .add(map: "Reactions", key: "👍", delta: 1)],
+                if: bySender
+            )
+            let expected = Item(
+                pk: key.pk,
+                sk: key.sk,
+                attributes: ["From": .string("a"), "Content": .string("hello"), "Reactions": .map(["👍": .number(1)])],
+                ttl: ttl
+            )
+            #expect(changed == expected)
+            #expect(try await store.get(key) == expected)
+            try await store.update(key, [.add(map: "Reactions", key: "👍", delta: 1), .add(map: "Other", key: "x", delta: -1)], if: .exists)
+            #expect(try await store.get(key)?[map: "Reactions"] == ["👍": .number(2)])
+            #expect(try await store.get(key)?[map: "Other"] == ["x": .number(-1)])
+
+            try await store.update(key, [.set("Deleted", .number(1))], if: bySender)
+            await #expect(throws: StoreError.conditionFailed) { try await store.update(key, [.set("Content", .string("no"))], if: bySender) }
+            // Expired: as good as gone.
+            clock.advance(seconds: 10)
+            await #expect(throws: StoreError.conditionFailed) { try await store.update(key, [.remove("Deleted")], if: .exists) }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func transactionsMixPutsDeletesAndUpdates(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let message = ItemKey(pk: "ROOM#r", sk: "MESSAGE#1")
+            let reaction = Item(pk: "ROOM#r", sk: "REACT#1#👍#b")
+            try await store.put(Item(pk: message.pk, sk: message.sk, attributes: ["From": .string("a")]), condition: .none)
+            let count = { (delta: Int64) in
+                TransactionWrite.update(message, [.add(map: "Reactions", key: "👍", delta: delta)], ItemCondition(missing: ["Deleted"]))
+            }
+
+            try await store.transactWrite([count(1), .put(reaction, .absent)])
+            #expect(try await store.get(message)?[map: "Reactions"] == ["👍": .number(1)])
+            await #expect(throws: StoreError.transactionCanceled(index: 1)) { try await store.transactWrite([count(1), .put(reaction, .absent)]) }
+            #expect(try await store.get(message)?[map: "Reactions"] == ["👍": .number(1)], "the refused transaction counted nothing")
+
+            try await store.transactWrite([count(-1), .delete(reaction.key, .exists)])
+            #expect(try await store.get(reaction.key) == nil)
+            #expect(try await store.get(message)?[map: "Reactions"] == ["👍": .number(0)])
+            await #expect(throws: StoreError.transactionCanceled(index: 1)) {
+                try await store.transactWrite([count(-1), .delete(reaction.key, .exists)])
+            }
+
+            try await store.update(message, [.set("Deleted", .number(1))], if: .exists)
+            await #expect(throws: StoreError.transactionCanceled(index: 0)) { try await store.transactWrite([count(1), .put(reaction, .absent)]) }
+            #expect(try await store.get(reaction.key) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aMarkerPutOnlyMovesForward(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, clock in
+            let key = ItemKey(pk: "ROOM#r", sk: "READ#a")
+            func mark(_ value: String, ttl: Int64? = nil) async throws {
+                try await store.put(
+                    Item(pk: key.pk, sk: key.sk, attributes: ["LastRead": .string(value)], ttl: ttl),
+                    condition: .absentOrBefore(attribute: "LastRead", value: value)
+                )
+            }
+            try await mark("0002", ttl: clock.nowSeconds() + 5)
+            try await mark("0003", ttl: clock.nowSeconds() + 5)
+            await #expect(throws: StoreError.conditionFailed) { try await mark("0001") }
+            await #expect(throws: StoreError.conditionFailed) { try await mark("0003") }
+            #expect(try await store.get(key)?[string: "LastRead"] == "0003")
+            // An expired marker is no marker.
+            clock.advance(seconds: 5)
+            try await mark("0001")
+            #expect(try await store.get(key)?[string: "LastRead"] == "0001")
         }
     }
 
@@ -296,7 +389,7 @@ import Testing
         )
         let store = DynamoDBStore(client: client, table: "t", clock: SystemClock())
         await #expect(throws: StoreError.self) { _ = try await store.get(ItemKey(pk: "a", sk: "b")) }
-        await #expect(throws: StoreError.self) { try await store.transactWrite([(Item(pk: "a", sk: "b"), .absent)]) }
+        await #expect(throws: StoreError.self) { try await store.transactWrite([.put(Item(pk: "a", sk: "b"), .absent)]) }
         try await http.shutdown()
     }
 }

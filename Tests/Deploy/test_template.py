@@ -93,3 +93,39 @@ def test_the_functions_settings_use_the_names_chatconfig_reads():
     for name in ("TOKEN_LIFETIME_SECONDS", "MESSAGE_RETENTION_DAYS"):
         assert name in variables
         assert f'"{name}"' in source
+
+
+def route_table():
+    """The route names of `enum Route` (Sources/ChatHandlers/Route.swift): the one route table."""
+    source = (REPO / "Sources" / "ChatHandlers" / "Route.swift").read_text()
+    body = source.split("public enum Route", 1)[1].split("/// The event shape a route takes.", 1)[0]
+    names = []
+    for line in body.splitlines():
+        line = line.strip()
+        if line.startswith("case ") and "=" not in line:
+            names += [name.strip() for name in line[len("case "):].split(",")]
+    return set(names) | {"default"}
+
+
+def test_every_route_of_the_route_table_has_its_function_and_websocket_route():
+    handlers = {function["Properties"]["Handler"] for function in FUNCTIONS.values()}
+    assert handlers == route_table()
+    assert {"typing", "editMessage", "deleteMessage", "react", "unreact", "markRead", "getUnread"} <= handlers
+    keys = {body["Properties"]["RouteKey"] for body in RESOURCES.values()
+            if body["Type"] == "AWS::ApiGatewayV2::Route" and body["Properties"]["ApiId"] == {"Ref": "WebSocketApi"}}
+    actions = handlers - {"register", "login", "authorizer", "connect", "disconnect", "default"}
+    assert keys == actions | {"$connect", "$disconnect", "$default"}
+
+
+def test_only_edits_deletes_and_reactions_may_update_items():
+    updaters = set()
+    for name, function in FUNCTIONS.items():
+        policies = function["Properties"].get("Policies", [])
+        if {"Ref": "MessageChangePolicy"} in policies:
+            updaters.add(function["Properties"]["Handler"])
+    assert updaters == {"editMessage", "deleteMessage", "react", "unreact"}
+    statements = RESOURCES["MessageChangePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statements == [{"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": {"Fn::GetAtt": ["Table", "Arn"]}}]
+    for name, body in RESOURCES.items():
+        if name != "MessageChangePolicy" and body["Type"] == "AWS::IAM::ManagedPolicy":
+            assert "UpdateItem" not in str(body), name

@@ -9,7 +9,7 @@ import Testing
 /// The whole AWS chain, offline: the SAM template deployed into ministack, the
 /// real `bootstrap` serving every route as Lambda functions, DynamoDB as the
 /// store, `@connections` as delivery. The contract's main paths over its
-/// WebSocket and HTTP endpoints.
+/// WebSocket and HTTP endpoints, and each §2c action once.
 @Suite(.serialized, .hangGuard) struct EmulatedAWSChainTests {
     @Test func theContractHoldsOnAPIGatewayLambdaAndDynamoDB() async throws {
         let aws = try await EmulatedAWS.start()
@@ -94,6 +94,27 @@ import Testing
         #expect(pagedIDs.count == 25, "the first message and the 24 long ones")
         #expect(Set(pagedIDs).count == pagedIDs.count)
         for _ in 0..<24 { _ = try await a.next("message") }
+
+        // PROTOCOL.md §2c, each action once through its own route and function.
+        let sentID = try #require(sent["id"]?.string)
+        try await a.send(["action": "typing"])
+        #expect(try await b.next("typing")["email"]?.string == "alice@example.com")
+        try await a.send(["action": "editMessage", "id": sentID, "message": "hello, edited"])
+        for client in [a, b] { #expect(try await client.next("message_edited")["message"]?.string == "hello, edited") }
+        try await b.send(["action": "editMessage", "id": sentID, "message": "not yours"])
+        #expect(try await b.next("error")["code"]?.string == "forbidden")
+        try await b.send(["action": "react", "id": sentID, "emoji": "👍🏽"])
+        for client in [a, b] { #expect(try await client.next("reaction")["count"]?.int == 1) }
+        let reacted = try await b.request(["action": "getMessages", "limit": 1, "after": "0000000000000-0000000000000000"], expecting: "messages")
+        #expect(reacted["messages"]?.array?.first?["reactions"] == ["👍🏽": 1])
+        #expect(reacted["messages"]?.array?.first?["edited_at"]?.int != nil)
+        try await b.send(["action": "unreact", "id": sentID, "emoji": "👍🏽"])
+        for client in [a, b] { #expect(try await client.next("reaction")["added"] == false) }
+        #expect(try await b.request(["action": "getUnread"], expecting: "unread")["count"]?.int == 1)
+        #expect(try await b.request(["action": "markRead", "id": sentID], expecting: "read")["last_read"]?.string == sentID)
+        #expect(try await b.request(["action": "getUnread"], expecting: "unread")["count"]?.int == 0)
+        try await a.send(["action": "deleteMessage", "id": sentID])
+        for client in [a, b] { #expect(try await client.next("message_deleted")["deleted_by"]?.string == "alice@example.com") }
 
         // A stale connection (its socket long gone): delivery gets 410, and the
         // connection is removed and announced as left.

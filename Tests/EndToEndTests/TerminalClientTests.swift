@@ -48,6 +48,70 @@ import Testing
         }
     }
 
+    @Test func editsDeletesReactsAndShowsTyping() async throws {
+        try await TestServer.with { server in
+            let terminal = try TerminalProcess.start(
+                arguments: ["chat", "--server", server.baseURL, "--email", "tess@example.com", "--register", "--username", "tess"],
+                password: "terminal password"
+            )
+            defer { terminal.stop() }
+            try await terminal.expect(line: { $0.hasPrefix("* in room lobby as tess") })
+            try await terminal.expect(line: { $0 == "* connected" })
+
+            let bob = try await server.connect(try await server.member("bob"))
+            try await terminal.expect(line: { $0 == "* bob joined" })
+
+            terminal.type("first draft")
+            let sent = try await bob.next("message")
+            let id = try #require(sent["id"]?.string)
+            try await terminal.expect(line: { $0.hasPrefix("#1 [") && $0.hasSuffix("] tess (you): first draft") })
+
+            terminal.type("/edit 1 fixed text")
+            let edited = try await bob.next("message_edited")
+            #expect(edited["id"]?.string == id)
+            #expect(edited["message"]?.string == "fixed text")
+            try await terminal.expect(line: { $0.hasPrefix("#1 [") && $0.hasSuffix("] tess (you): fixed text (edited)") })
+
+            try await bob.send(#"{"action": "react", "id": "\#(id)", "emoji": "👍"}"#)
+            #expect(try await bob.next("reaction")["count"]?.int == 1)
+            try await terminal.expect(line: { $0 == "* #1 👍 1 (bob)" })
+
+            terminal.type("/react 1 👍")
+            let reaction = try await bob.next("reaction")
+            #expect(reaction["id"]?.string == id)
+            #expect(reaction["email"]?.string == "tess@example.com")
+            #expect(reaction["count"]?.int == 2)
+            #expect(reaction["added"]?.bool == true)
+            try await terminal.expect(line: { $0 == "* #1 👍 2 (you)" })
+
+            terminal.type("/unreact 1 👍")
+            let taken = try await bob.next("reaction")
+            #expect(taken["count"]?.int == 1)
+            #expect(taken["added"]?.bool == false)
+            try await terminal.expect(line: { $0 == "* #1 👍 1 (you unreacted)" })
+
+            terminal.type("/history 5")
+            try await terminal.expect(line: { $0 == "* last 1 messages:" })
+            try await terminal.expect(line: { $0.hasPrefix("#1 [") && $0.hasSuffix("] tess (you): fixed text (edited) [👍 1]") })
+
+            terminal.type("/delete 1")
+            let deleted = try await bob.next("message_deleted")
+            #expect(deleted["id"]?.string == id)
+            #expect(deleted["deleted_by"]?.string == "tess@example.com")
+            try await terminal.expect(line: { $0.hasPrefix("#1 [") && $0.hasSuffix("] tess (you): (message deleted)") })
+
+            terminal.type("/edit 7 nothing there")
+            try await terminal.expect(line: { $0 == "! no message #7" })
+
+            try await bob.send(#"{"action": "typing"}"#)
+            try await terminal.expect(line: { $0 == "* bob is typing…" })
+
+            terminal.type("/quit")
+            #expect(try await terminal.exitStatus() == 0)
+            await bob.close()
+        }
+    }
+
     @Test func aWrongPasswordIsAClearError() async throws {
         try await TestServer.with { server in
             _ = try await server.member("uma")
