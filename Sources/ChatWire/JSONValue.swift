@@ -15,12 +15,17 @@ public enum JSONValue: Sendable, Hashable {
 
     /// Parses UTF-8 JSON text; nil when it is not JSON.
     public static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> JSONValue? {
-        let data = bytes as? Data ?? Data(bytes)
-        return try? JSONDecoder().decode(JSONValue.self, from: data)
+        switch bytes.withContiguousStorageIfAvailable({ JSONParser.parse($0) }) {
+        case .some(let value): value
+        case .none: Array(bytes).withUnsafeBufferPointer { JSONParser.parse($0) }
+        }
     }
 
     /// Parses JSON text; nil when it is not JSON.
-    public static func parse(_ text: String) -> JSONValue? { parse(Data(text.utf8)) }
+    public static func parse(_ text: String) -> JSONValue? {
+        var text = text
+        return text.withUTF8 { JSONParser.parse($0) }
+    }
 
     /// The object's members, or nil when this is not an object.
     public var objectValue: [String: JSONValue]? {
