@@ -185,11 +185,11 @@ public enum Frames {
             $0.field("username", message.from.username)
             if !message.isDeleted { $0.field("message", message.text) }
             $0.field("timestamp", message.timestamp)
+            $0.optionalField("client_msg_id", message.clientMessageID)
             if message.isDeleted {
                 $0.field("deleted", true)
                 return
             }
-            $0.optionalField("client_msg_id", message.clientMessageID)
             if let editedAt = message.editedAt { $0.field("edited_at", editedAt) }
             let reactions = message.reactions.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             if !reactions.isEmpty {

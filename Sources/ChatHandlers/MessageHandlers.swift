@@ -25,7 +25,10 @@ extension Handlers {
                 metrics.messagesStoredCount.increment()
                 let connections = try await repository.connections(in: caller.roomID)
                 await broadcast(Frames.message(message), to: connections, in: caller.roomID)
-            case .duplicate(let original):
+            case .duplicate(var original):
+                // A tombstone has lost its client_msg_id; the resend's own lets the
+                // sender match this answer to what it is waiting for.
+                if original.isDeleted { original.clientMessageID = clientMessageID }
                 await reply(Frames.message(original), to: caller.connectionID)
             }
         }

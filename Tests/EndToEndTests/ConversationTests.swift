@@ -176,11 +176,14 @@ import Testing
                 try await room.alice.send(frame)
                 #expect(try await room.alice.next("error")["code"]?.string == "not_found", "\(frame)")
             }
-            // A resend of its client_msg_id stores nothing: the sender gets the tombstone back.
+            // A resend of its client_msg_id stores nothing: the sender gets the tombstone
+            // back, with the resend's client_msg_id so that it can match the answer.
             try await room.alice.say("two again", clientMessageID: "retry-me")
             let resent = try await room.alice.next("message")
             #expect(resent["id"]?.string == middle)
             #expect(resent["deleted"] == true)
+            #expect(resent["message"] == nil)
+            #expect(resent["client_msg_id"]?.string == "retry-me")
             await room.bob.expectSilence()
         }
     }
