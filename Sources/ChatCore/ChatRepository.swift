@@ -5,11 +5,15 @@ public struct ChatRepository: Sendable {
     public let store: any ChatStore
     /// The clock that TTLs are counted from.
     public let clock: any ChatClock
+    /// The store's ready lists of each room's connections, when it keeps them (the
+    /// local gateway's `ConnectionCache`): asked once per message, so found once here.
+    private let roomConnections: (any RoomConnections)?
 
     /// A repository over `store`, setting TTLs by `clock`.
     public init(store: any ChatStore, clock: any ChatClock) {
         self.store = store
         self.clock = clock
+        self.roomConnections = store as? any RoomConnections
     }
 
     // MARK: Members (patterns 1, 2)
@@ -80,31 +84,20 @@ public struct ChatRepository: Sendable {
     /// Deletes a connection; returns it only if this call is the one that removed it.
     public func forgetConnection(_ id: ConnectionID, in roomID: RoomID) async throws -> Connection? {
         guard let item = try await store.delete(Keys.connection(id, in: roomID)) else { return nil }
-        return connection(from: item, roomID: roomID)
+        return Connection(item: item, roomID: roomID)
     }
 
-    /// The room's live connections.
+    /// The room's live connections, in the order of their sort keys.
     public func connections(in roomID: RoomID) async throws -> [Connection] {
-        try await store.queryAll(pk: Keys.room(roomID), skPrefix: Keys.connectionPrefix)
-            .compactMap { connection(from: $0, roomID: roomID) }
+        if let roomConnections { return roomConnections.connections(in: roomID) }
+        return try await store.queryAll(pk: Keys.room(roomID), skPrefix: Keys.connectionPrefix)
+            .compactMap { Connection(item: $0, roomID: roomID) }
     }
 
     /// Forgets every recorded connection of every room (a restarted local gateway).
     @discardableResult
     public func forgetAllConnections() async throws -> Int {
         try await store.deleteAll(skPrefix: Keys.connectionPrefix)
-    }
-
-    private func connection(from item: Item, roomID: RoomID) -> Connection? {
-        guard item.sk.hasPrefix(Keys.connectionPrefix),
-            let email = item[string: "Email"], let username = item[string: "Username"]
-        else { return nil }
-        return Connection(
-            id: String(item.sk.dropFirst(Keys.connectionPrefix.count)),
-            roomID: roomID,
-            member: Member(email: email, username: username),
-            connectedAt: item[number: "ConnectedAt"] ?? 0
-        )
     }
 
     // MARK: Messages (patterns 5, 7)
@@ -402,4 +395,27 @@ public struct ChatRepository: Sendable {
         } while start != nil && count <= cap
         return (min(count, cap), count > cap, lastRead)
     }
+}
+
+extension Connection {
+    /// A connection from its stored item (`CONN#{id}`: `Email`, `Username`,
+    /// `ConnectedAt`); nil for any other item.
+    public init?(item: Item, roomID: RoomID) {
+        guard item.sk.hasPrefix(Keys.connectionPrefix),
+            let email = item[string: "Email"], let username = item[string: "Username"]
+        else { return nil }
+        self.init(
+            id: String(item.sk.dropFirst(Keys.connectionPrefix.count)),
+            roomID: roomID,
+            member: Member(email: email, username: username),
+            connectedAt: item[number: "ConnectedAt"] ?? 0
+        )
+    }
+}
+
+/// A store that keeps each room's connections ready in memory, so that "who is in
+/// this room?" (once per message) costs no query and no decoding.
+public protocol RoomConnections: Sendable {
+    /// The room's live connections, in the order of their sort keys.
+    func connections(in roomID: RoomID) -> [Connection]
 }

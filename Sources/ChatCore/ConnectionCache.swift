@@ -6,14 +6,18 @@ import Synchronization
 ///
 /// Sound only where one process writes all connection items, as the local
 /// gateway does (it forgets every connection of a previous run at start).
-public final class ConnectionCache: ChatStore {
+public final class ConnectionCache: ChatStore, RoomConnections {
     private struct Room {
         var items: [String: Item] = [:]
         /// `items` in sort-key order, kept so on every change (a binary search and
         /// one insert or remove), as reads far outnumber changes.
         var sorted: [Item] = []
+        /// The live connections of `sorted`, made on the first read after a change
+        /// and handed out as they are until the next change or the first expiry.
+        var ready: (connections: [Connection], validUntil: Int64)?
 
         mutating func upsert(_ item: Item) {
+            ready = nil
             let index = position(of: item.sk)
             if items.updateValue(item, forKey: item.sk) != nil {
                 sorted[index] = item
@@ -24,8 +28,18 @@ public final class ConnectionCache: ChatStore {
 
         mutating func remove(_ sk: String) -> Bool {
             guard items.removeValue(forKey: sk) != nil else { return false }
+            ready = nil
             sorted.remove(at: position(of: sk))
             return true
+        }
+
+        /// The live connections at `now` (epoch seconds), from `ready` while it holds.
+        mutating func connections(roomID: RoomID, now: Int64) -> [Connection] {
+            if let ready, now < ready.validUntil { return ready.connections }
+            let live = sorted.filter { $0.isLive(atSecond: now) }
+            let connections = live.compactMap { Connection(item: $0, roomID: roomID) }
+            ready = (connections, live.compactMap(\.ttl).min() ?? .max)
+            return connections
         }
 
         /// The index of `sk` in `sorted`, or where it would go.
@@ -100,6 +114,14 @@ public final class ConnectionCache: ChatStore {
             items: page.filter { $0.isLive(atSecond: now) },
             lastEvaluatedSK: candidates.count > limit ? page.last?.sk : nil
         )
+    }
+
+    /// The room's live connections, ready made: no query, no decoding, no copy
+    /// until the room changes.
+    public func connections(in roomID: RoomID) -> [Connection] {
+        let now = clock.nowSeconds()
+        let pk = Keys.room(roomID)
+        return rooms.withLock { rooms in rooms[pk]?.connections(roomID: roomID, now: now) ?? [] }
     }
 
     /// Passes the update to the store; connection items are never updated, so the cache is untouched.

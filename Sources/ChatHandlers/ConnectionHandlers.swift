@@ -42,10 +42,10 @@ extension Handlers {
             try await repository.recordConnection(connection, ttlSeconds: environment.config.connectionTTLSeconds)
             logger.info("connected", metadata: ["room": "\(roomID)", "connection": "\(id)"])
             logger.debug("connected member", metadata: ["connection": "\(id)", "member": "\(member.email)"])
-            let others = try await repository.connections(in: roomID).filter { $0.id != id }
-            if !others.contains(where: { $0.member.email == member.email }) {
+            let room = try await repository.connections(in: roomID)
+            if !room.contains(where: { $0.id != id && $0.member.email == member.email }) {
                 let joined = Frames.presence(.joined, member: member, roomID: roomID, timestamp: environment.clock.now())
-                await broadcast(joined, to: others, in: roomID)
+                await broadcast(joined, to: room.filter { $0.id != id }, in: roomID)
             }
             return .ok
         } catch {

@@ -291,6 +291,40 @@ import Testing
 
 /// What only the SQLite store promises: its file outlives the process, and it
 /// deletes expired rows in the background.
+@Suite struct ConnectionCacheTests {
+    @Test func roomsConnectionsAreReadyAndFollowEveryChangeAndExpiry() async throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualClock()
+        let store = try await SQLiteStore.open(path: directory.path + "/cache.sqlite", clock: clock)
+        let cache = ConnectionCache(store, clock: clock)
+        let repository = ChatRepository(store: cache, clock: clock)
+        let alice = Member(email: "alice@example.com", username: "alice")
+        let bob = Member(email: "bob@example.com", username: "bob")
+        try await repository.recordConnection(Connection(id: "b", roomID: "r", member: bob, connectedAt: 2), ttlSeconds: 100)
+        try await repository.recordConnection(Connection(id: "a", roomID: "r", member: alice, connectedAt: 1), ttlSeconds: 10)
+        try await repository.recordConnection(Connection(id: "c", roomID: "other", member: alice, connectedAt: 3), ttlSeconds: 100)
+        let ready = cache.connections(in: "r")
+        #expect(ready.map(\.id) == ["a", "b"])
+        #expect(ready.map(\.member) == [alice, bob])
+        #expect(try await repository.connections(in: "r") == ready, "the repository takes the ready list")
+        // The list a query would give, item for item.
+        let queried = try await store.queryAll(pk: Keys.room("r"), skPrefix: Keys.connectionPrefix).compactMap {
+            Connection(item: $0, roomID: "r")
+        }
+        #expect(queried == ready)
+
+        _ = try await repository.forgetConnection("b", in: "r")
+        #expect(cache.connections(in: "r").map(\.id) == ["a"])
+        try await repository.recordConnection(Connection(id: "d", roomID: "r", member: bob, connectedAt: 4), ttlSeconds: 100)
+        #expect(cache.connections(in: "r").map(\.id) == ["a", "d"])
+        // Alice's connection expires: gone from the ready list without any write.
+        clock.advance(seconds: 10)
+        #expect(cache.connections(in: "r").map(\.id) == ["d"])
+        #expect(cache.connections(in: "nobody").isEmpty)
+        try await store.close()
+    }
+}
+
 @Suite struct SQLiteStoreTests {
     @Test func itemsSurviveReopeningTheFile() async throws {
         let directory = try TemporaryDirectory()
