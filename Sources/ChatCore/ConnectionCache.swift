@@ -12,33 +12,49 @@ public final class ConnectionCache: ChatStore, RoomConnections {
         /// `items` in sort-key order, kept so on every change (a binary search and
         /// one insert or remove), as reads far outnumber changes.
         var sorted: [Item] = []
-        /// The live connections of `sorted`, made on the first read after a change
-        /// and handed out as they are until the next change or the first expiry.
+        /// The connections of `sorted`, index for index, while every item is live
+        /// (until `validUntil`, the earliest TTL): kept up to date by each change, so
+        /// that a message's delivery list costs no decoding, and a connect no rebuild.
         var ready: (connections: [Connection], validUntil: Int64)?
 
-        mutating func upsert(_ item: Item) {
-            ready = nil
+        mutating func upsert(_ item: Item, roomID: RoomID, now: Int64) {
             let index = position(of: item.sk)
-            if items.updateValue(item, forKey: item.sk) != nil {
-                sorted[index] = item
-            } else {
-                sorted.insert(item, at: index)
+            let replaces = items.updateValue(item, forKey: item.sk) != nil
+            if replaces { sorted[index] = item } else { sorted.insert(item, at: index) }
+            guard var kept = ready, now < kept.validUntil, item.isLive(atSecond: now),
+                let connection = Connection(item: item, roomID: roomID)
+            else {
+                ready = nil
+                return
             }
+            ready = nil  // so that `kept` holds the only reference and changes in place
+            if replaces { kept.connections[index] = connection } else { kept.connections.insert(connection, at: index) }
+            kept.validUntil = min(kept.validUntil, item.ttl ?? .max)
+            ready = kept
         }
 
         mutating func remove(_ sk: String) -> Bool {
             guard items.removeValue(forKey: sk) != nil else { return false }
-            ready = nil
-            sorted.remove(at: position(of: sk))
+            let index = position(of: sk)
+            sorted.remove(at: index)
+            if var kept = ready {
+                ready = nil
+                kept.connections.remove(at: index)
+                ready = kept
+            }
             return true
         }
 
-        /// The live connections at `now` (epoch seconds), from `ready` while it holds.
+        /// The live connections at `now` (epoch seconds): `ready`, or made anew
+        /// after dropping expired items (a store read would not return them either).
         mutating func connections(roomID: RoomID, now: Int64) -> [Connection] {
             if let ready, now < ready.validUntil { return ready.connections }
-            let live = sorted.filter { $0.isLive(atSecond: now) }
-            let connections = live.compactMap { Connection(item: $0, roomID: roomID) }
-            ready = (connections, live.compactMap(\.ttl).min() ?? .max)
+            if sorted.contains(where: { !$0.isLive(atSecond: now) }) {
+                sorted.removeAll { !$0.isLive(atSecond: now) }
+                items = items.filter { $0.value.isLive(atSecond: now) }
+            }
+            let connections = sorted.compactMap { Connection(item: $0, roomID: roomID) }
+            ready = connections.count == sorted.count ? (connections, sorted.compactMap(\.ttl).min() ?? .max) : nil
             return connections
         }
 
@@ -71,7 +87,9 @@ public final class ConnectionCache: ChatStore, RoomConnections {
     public func put(_ item: Item, condition: PutCondition) async throws {
         try await store.put(item, condition: condition)
         guard Self.isConnection(item.sk) else { return }
-        rooms.withLock { rooms in rooms[item.pk, default: Room()].upsert(item) }
+        let roomID = String(item.pk.dropFirst(Keys.roomPrefix.count))
+        let now = clock.nowSeconds()
+        rooms.withLock { rooms in rooms[item.pk, default: Room()].upsert(item, roomID: roomID, now: now) }
     }
 
     /// Reads from the store; single items are not cached.
@@ -116,8 +134,8 @@ public final class ConnectionCache: ChatStore, RoomConnections {
         )
     }
 
-    /// The room's live connections, ready made: no query, no decoding, no copy
-    /// until the room changes.
+    /// The room's live connections, ready made: no query and no decoding; the
+    /// array is shared with every caller until the room changes.
     public func connections(in roomID: RoomID) -> [Connection] {
         let now = clock.nowSeconds()
         let pk = Keys.room(roomID)

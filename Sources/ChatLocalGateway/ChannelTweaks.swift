@@ -327,8 +327,9 @@ final class RequestHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
 
     private let timeout: TimeAmount
     private var timer: Scheduled<Void>?
-    /// The last bytes seen, for a CRLFCRLF split across reads.
-    private var tail: [UInt8] = []
+    /// How much of CR LF CR LF the bytes seen so far end with (0 to 3), so that
+    /// one split across reads is found without keeping or copying any bytes.
+    private var matched = 0
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
@@ -352,15 +353,31 @@ final class RequestHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data).readableBytesView
-        let window = tail + bytes
-        if window.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) != nil {
+        var matched = self.matched
+        let complete = unwrapInboundIn(data).withUnsafeReadableBytes { bytes in
+            for byte in bytes {
+                matched = Self.advance(matched, byte)
+                if matched == 4 { return true }
+            }
+            return false
+        }
+        self.matched = matched
+        if complete {
             timer?.cancel()
             context.fireChannelRead(data)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return
         }
-        tail = Array(window.suffix(3))
         context.fireChannelRead(data)
+    }
+
+    /// The next state of the CR LF CR LF search: how much of it `byte` completes.
+    static func advance(_ matched: Int, _ byte: UInt8) -> Int {
+        switch (matched, byte) {
+        case (1, 0x0A), (3, 0x0A): matched + 1
+        case (2, 0x0D): 3
+        case (_, 0x0D): 1
+        default: 0
+        }
     }
 }

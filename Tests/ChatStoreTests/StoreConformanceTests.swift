@@ -317,6 +317,14 @@ import Testing
         #expect(cache.connections(in: "r").map(\.id) == ["a"])
         try await repository.recordConnection(Connection(id: "d", roomID: "r", member: bob, connectedAt: 4), ttlSeconds: 100)
         #expect(cache.connections(in: "r").map(\.id) == ["a", "d"])
+        // Recorded again (same id): replaced in place, and equal to what a query gives.
+        let renamed = Member(email: "bob@example.com", username: "bobby")
+        try await repository.recordConnection(Connection(id: "d", roomID: "r", member: renamed, connectedAt: 5), ttlSeconds: 100)
+        #expect(cache.connections(in: "r").map(\.member) == [alice, renamed])
+        let requeried = try await store.queryAll(pk: Keys.room("r"), skPrefix: Keys.connectionPrefix).compactMap {
+            Connection(item: $0, roomID: "r")
+        }
+        #expect(cache.connections(in: "r") == requeried)
         // Alice's connection expires: gone from the ready list without any write.
         clock.advance(seconds: 10)
         #expect(cache.connections(in: "r").map(\.id) == ["d"])

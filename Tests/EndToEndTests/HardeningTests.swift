@@ -260,6 +260,22 @@ import Testing
         }
     }
 
+    /// A request head whose blank line comes in pieces, across reads, is whole: the
+    /// header timeout lets go of the connection, which stays open for the next request.
+    @Test func aHeadEndingAcrossReadsIsWhole() async throws {
+        var options = TestServer.Options()
+        options.gateway.headerTimeout = .seconds(1)
+        try await TestServer.with(options) { server in
+            let socket = try RawSocket(port: server.port)
+            try await socket.send(raw: Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r".utf8))
+            try await Task.sleep(for: .milliseconds(50))  // makes separate reads likely; passes either way
+            #expect(try await socket.request("\n").status == 200)
+            // Past the header timeout, the kept-alive connection still serves.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await socket.request("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").status == 200)
+        }
+    }
+
     /// A connection that never finishes its request head is closed after the header
     /// timeout; one that does is served.
     @Test func aHalfSentRequestHeadIsClosedAfterTheHeaderTimeout() async throws {
