@@ -111,17 +111,63 @@ public struct TokenService: Sendable {
 /// Base64url without padding (RFC 4648 §5), as JWTs use it.
 public enum Base64URL {
     /// The bytes of base64url text, padded or not; nil when it is not base64url.
+    /// Either alphabet's last two letters are read, and any `=` at the end is
+    /// ignored; what remains must not leave a lone sextet.
     public static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+        var utf8 = Array(text.utf8)
+        while utf8.last == UInt8(ascii: "=") { utf8.removeLast() }
+        guard utf8.count % 4 != 1 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count * 3 / 4)
+        var group: UInt32 = 0
+        var filled = 0
+        for character in utf8 {
+            guard let value = sextet(character) else { return nil }
+            group = group << 6 | UInt32(value)
+            filled += 1
+            if filled == 4 {
+                bytes += [UInt8(group >> 16 & 0xFF), UInt8(group >> 8 & 0xFF), UInt8(group & 0xFF)]
+                group = 0
+                filled = 0
+            }
+        }
+        switch filled {
+        case 2: bytes.append(UInt8(group >> 4 & 0xFF))
+        case 3: bytes += [UInt8(group >> 10 & 0xFF), UInt8(group >> 2 & 0xFF)]
+        default:
+            break
+        }
+        return Data(bytes)
     }
 
-    /// The base64url text of `bytes`, without padding.
-    public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    private static func sextet(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): character - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): character - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "-"), UInt8(ascii: "+"): 62
+        case UInt8(ascii: "_"), UInt8(ascii: "/"): 63
+        default: nil
+        }
     }
+
+    /// The base64url text of `bytes`, without padding: written straight from the
+    /// alphabet, as every connection id is made this way.
+    public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        let input = Array(bytes)
+        var output: [UInt8] = []
+        output.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index < input.count {
+            let count = min(3, input.count - index)
+            var group = UInt32(input[index]) << 16
+            if count > 1 { group |= UInt32(input[index + 1]) << 8 }
+            if count > 2 { group |= UInt32(input[index + 2]) }
+            for position in 0...count { output.append(alphabet[Int(group >> (18 - 6 * position) & 0x3F)]) }
+            index += count
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 }
