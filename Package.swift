@@ -234,7 +234,7 @@ let package = Package(
             path: "Benchmarks/History",
             swiftSettings: strict
         ),
-        .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: strict),
+        .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ChatHandlersTests", dependencies: ["ChatCore", "ChatHandlers", "ChatSQLiteStore"], swiftSettings: strict),
         .testTarget(
             name: "ChatStoreTests",

@@ -61,72 +61,58 @@ struct JSONParser: ~Copyable {
     }
 
     private mutating func object() -> JSONValue? {
-        depth += 1
-        guard depth <= Self.maxDepth else { return nil }
-        defer { depth -= 1 }
-        index += 1
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(members)
-        }
-        while true {
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            skipWhitespace()
-            guard let value = value() else { return nil }
-            if members[key] == nil { members[key] = value }
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            switch bytes[index] {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(members)
-                }
-            case UInt8(ascii: "}"):
-                index += 1
-                return .object(members)
-            default:
-                return nil
+        let complete = container(closer: UInt8(ascii: "}")) { parser in
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\""), let key = parser.string() else {
+                return false
             }
+            parser.skipWhitespace()
+            guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else { return false }
+            parser.index += 1
+            parser.skipWhitespace()
+            guard let value = parser.value() else { return false }
+            if members[key] == nil { members[key] = value }
+            return true
         }
+        return complete ? .object(members) : nil
     }
 
     private mutating func array() -> JSONValue? {
+        var elements: [JSONValue] = []
+        let complete = container(closer: UInt8(ascii: "]")) { parser in
+            guard let element = parser.value() else { return false }
+            elements.append(element)
+            return true
+        }
+        return complete ? .array(elements) : nil
+    }
+
+    /// An object's members or an array's elements, `index` on the opening bracket:
+    /// `element` reads one, and a comma or `closer` follows each (a comma may also
+    /// come right before `closer`). False when the text is not that.
+    private mutating func container(closer: UInt8, _ element: (inout JSONParser) -> Bool) -> Bool {
         depth += 1
-        guard depth <= Self.maxDepth else { return nil }
+        guard depth <= Self.maxDepth else { return false }
         defer { depth -= 1 }
         index += 1
-        var elements: [JSONValue] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
         while true {
-            guard let element = value() else { return nil }
-            elements.append(element)
+            if index < bytes.count, bytes[index] == closer {
+                index += 1
+                return true
+            }
+            guard element(&self) else { return false }
             skipWhitespace()
-            guard index < bytes.count else { return nil }
+            guard index < bytes.count else { return false }
             switch bytes[index] {
             case UInt8(ascii: ","):
                 index += 1
                 skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(elements)
-                }
-            case UInt8(ascii: "]"):
+            case closer:
                 index += 1
-                return .array(elements)
+                return true
             default:
-                return nil
+                return false
             }
         }
     }

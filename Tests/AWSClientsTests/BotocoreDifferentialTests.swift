@@ -1,5 +1,6 @@
 import AWSClients
 import Foundation
+import TestSupport
 import Testing
 
 /// Our signer against botocore's, on a few hundred random requests: methods,
@@ -102,18 +103,5 @@ import Testing
     private func randomText(_ count: Int, _ random: inout SeededGenerator, alphabet: String) -> String {
         let characters = Array(alphabet)
         return String((0..<count).map { _ in characters.randomElement(using: &random)! })
-    }
-}
-
-/// SplitMix64: the same random requests on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import ChatCore
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct Base64URLTests {
@@ -9,7 +10,7 @@ import Testing
     }
 
     @Test func randomBytesMatchFoundationAndComeBack() {
-        var random = SeededRandom(seed: 4648)
+        var random = SeededGenerator(seed: 4648)
         for length in 0..<200 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
             let foundation = Data(bytes).base64EncodedString()
@@ -31,7 +32,7 @@ import Testing
     /// padding is ignored (Foundation's own reading of odd padding, such as "=" alone
     /// as one byte, is not kept).
     @Test func decodingAgreesWithFoundationWithoutPadding() {
-        var random = SeededRandom(seed: 2045)
+        var random = SeededGenerator(seed: 2045)
         let letters = Array("AZaz09-_+/.Zgh ")
         for _ in 0..<20_000 {
             let text = String((0..<Int.random(in: 0..<10, using: &random)).map { _ in letters.randomElement(using: &random)! })

@@ -1,5 +1,6 @@
 import ChatCore
 import Foundation
+import TestSupport
 import Testing
 
 /// `JSONValue.parse` (our one-pass parser) against Foundation's `JSONDecoder`
@@ -64,7 +65,7 @@ import Testing
     }
 
     @Test func generatedDocumentsAndTheirMutationsMatchFoundation() throws {
-        var random = SeededRandom(seed: 20_261_201)
+        var random = SeededGenerator(seed: 20_261_201)
         for _ in 0..<20_000 {
             let value = Self.randomValue(&random, depth: 0)
             let text = Self.write(value, &random)
@@ -84,7 +85,7 @@ import Testing
         }
     }
 
-    static func randomValue(_ random: inout SeededRandom, depth: Int) -> JSONValue {
+    static func randomValue(_ random: inout SeededGenerator, depth: Int) -> JSONValue {
         switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &random) {
         case 0: return .null
         case 1: return .bool(Bool.random(using: &random))
@@ -99,14 +100,14 @@ import Testing
         }
     }
 
-    static func randomString(_ random: inout SeededRandom) -> String {
+    static func randomString(_ random: inout SeededGenerator) -> String {
         let pieces = ["a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "é", "中", "👍🏽", "\u{FFFF}", "\u{10FFFF}", "\u{2028}"]
         return (0..<Int.random(in: 0..<6, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
     }
 
     /// JSON text for `value`, with random but valid whitespace and escapes.
-    static func write(_ value: JSONValue, _ random: inout SeededRandom) -> String {
-        let space = { (random: inout SeededRandom) in [" ", "", "\n", "\t", "\r\n"].randomElement(using: &random)! }
+    static func write(_ value: JSONValue, _ random: inout SeededGenerator) -> String {
+        let space = { (random: inout SeededGenerator) in [" ", "", "\n", "\t", "\r\n"].randomElement(using: &random)! }
         switch value {
         case .null: return "null"
         case .bool(let flag): return flag ? "true" : "false"
@@ -121,7 +122,7 @@ import Testing
         }
     }
 
-    static func quote(_ text: String, _ random: inout SeededRandom) -> String {
+    static func quote(_ text: String, _ random: inout SeededGenerator) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -136,18 +137,5 @@ import Testing
             }
         }
         return out + "\""
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so a failure can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
