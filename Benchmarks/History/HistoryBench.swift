@@ -89,7 +89,15 @@ struct HistoryBench: AsyncParsableCommand {
         for id in sent {
             for emoji in ["👍", "❤️", "😂"] {
                 for member in members {
-                    _ = try await repository.react(to: id, in: room, by: member.email, emoji: emoji, adding: true, retentionSeconds: 86_400)
+                    _ = try await repository.react(
+                        to: id,
+                        in: room,
+                        by: member.email,
+                        emoji: emoji,
+                        adding: true,
+                        emojiLimit: 20,
+                        retentionSeconds: 86_400
+                    )
                 }
             }
         }

@@ -230,6 +230,18 @@ public struct DynamoDBStore: ChatStore {
             names["#n\(index)"] = .string(name)
             clauses.append("attribute_not_exists(#n\(index))")
         }
+        for (index, (entry, value)) in condition.entries.sorted(by: { ($0.key.map, $0.key.key) < ($1.key.map, $1.key.key) }).enumerated() {
+            names["#em\(index)"] = .string(entry.map)
+            names["#ek\(index)"] = .string(entry.key)
+            values[":ev\(index)"] = ItemCodec.encode(value)
+            clauses.append("#em\(index).#ek\(index) = :ev\(index)")
+        }
+        if let room = condition.room {
+            names["#rm"] = .string(room.entry.map)
+            names["#rk"] = .string(room.entry.key)
+            values[":rl"] = ["N": .string(String(room.limit))]
+            clauses.append("(attribute_not_exists(#rm) OR size(#rm) < :rl OR attribute_exists(#rm.#rk))")
+        }
         request["ConditionExpression"] = .string(clauses.joined(separator: " AND "))
         request["ExpressionAttributeNames"] = .object(names)
         request["ExpressionAttributeValues"] = .object(values)
@@ -250,6 +262,10 @@ public struct DynamoDBStore: ChatStore {
             case .remove(let name):
                 names["#c\(index)"] = .string(name)
                 removes.append("#c\(index)")
+            case .removeEntry(let map, let key):
+                names["#c\(index)"] = .string(map)
+                names["#k\(index)"] = .string(key)
+                removes.append("#c\(index).#k\(index)")
             case .add(let map, let key, let delta):
                 names["#c\(index)"] = .string(map)
                 names["#k\(index)"] = .string(key)

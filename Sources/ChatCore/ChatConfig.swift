@@ -25,6 +25,9 @@ public struct ChatConfig: Sendable, Hashable {
     public var typingIntervalSeconds: Double = 2
     /// Where a `getUnread` count stops, with `capped` (§2c).
     public var maxUnreadCount = 1000
+    /// The most different emoji one message may carry, so that no member can grow a
+    /// message item (and every history page holding it) without end.
+    public var maxEmojiPerMessage = 20
 
     /// The contract's defaults.
     public init() {}

@@ -301,14 +301,16 @@ public struct ChatRepository: Sendable {
         by email: String,
         emoji: String,
         adding: Bool,
+        emojiLimit: Int,
         retentionSeconds: Int64
     ) async throws -> ReactionOutcome {
         let messageKey = Keys.message(id, in: roomID)
         let reactionKey = Keys.reaction(to: id, emoji: emoji, email: email, in: roomID)
+        let entry = MapEntry(map: "Reactions", key: emoji)
         let count = TransactionWrite.update(
             messageKey,
-            [.add(map: "Reactions", key: emoji, delta: adding ? 1 : -1)],
-            ItemCondition(missing: ["Deleted"])
+            [.add(map: entry.map, key: emoji, delta: adding ? 1 : -1)],
+            ItemCondition(missing: ["Deleted"], room: adding ? MapRoom(for: entry, limit: emojiLimit) : nil)
         )
         let mine: TransactionWrite =
             if adding {
@@ -328,14 +330,25 @@ public struct ChatRepository: Sendable {
         do {
             try await store.transactWrite([count, mine])
         } catch StoreError.transactionCanceled(index: 0) {
-            throw Self.noSuchMessage
+            guard let item = try await store.get(messageKey), let message = message(from: item, roomID: roomID), !message.isDeleted else {
+                throw Self.noSuchMessage
+            }
+            throw ChatError(.invalidRequest, "emoji: a message carries at most \(emojiLimit) different emoji")
         } catch StoreError.transactionCanceled(index: 1) {
             changed = false
         }
         guard let item = try await store.get(messageKey), let message = message(from: item, roomID: roomID), !message.isDeleted else {
             throw Self.noSuchMessage
         }
-        return ReactionOutcome(count: message.reactions[emoji] ?? 0, changed: changed)
+        let now = message.reactions[emoji] ?? 0
+        if now == 0, item[map: entry.map]?[emoji] != nil {
+            // The last one gone: the entry goes too, so that it no longer takes one of
+            // the message's places (unless someone has reacted again meanwhile).
+            do {
+                try await store.update(messageKey, [.removeEntry(map: entry.map, key: emoji)], if: ItemCondition(entries: [entry: .number(0)]))
+            } catch StoreError.conditionFailed {}
+        }
+        return ReactionOutcome(count: now, changed: changed)
     }
 
     // MARK: Read markers (pattern 10; v1.2)

@@ -22,6 +22,37 @@ public enum AttributeChange: Sendable, Hashable {
     /// the map and the entry (from 0) when missing: a counter by name, such as
     /// reactions by emoji.
     case add(map: String, key: String, delta: Int64)
+    /// Removes the entry `key` from the map attribute `map` (nothing happens when it is absent).
+    case removeEntry(map: String, key: String)
+}
+
+/// One entry of a map attribute: `Reactions` / `👍`.
+public struct MapEntry: Sendable, Hashable {
+    /// The map attribute's name.
+    public var map: String
+    /// The entry's key in it.
+    public var key: String
+
+    /// The entry `key` of the map attribute `map`.
+    public init(map: String, key: String) {
+        self.map = map
+        self.key = key
+    }
+}
+
+/// A map with fewer than `limit` entries, or one that holds `entry.key` already (a
+/// missing map has none): room for one more key, or the key is there.
+public struct MapRoom: Sendable, Hashable {
+    /// The map attribute and the key that is to be in it.
+    public var entry: MapEntry
+    /// The most entries the map may have.
+    public var limit: Int
+
+    /// Room for `entry` in a map of at most `limit` entries.
+    public init(for entry: MapEntry, limit: Int) {
+        self.entry = entry
+        self.limit = limit
+    }
 }
 
 /// What a live item must hold for an update, or a delete in a transaction, to go
@@ -31,11 +62,22 @@ public struct ItemCondition: Sendable, Hashable {
     public var equal: [String: AttributeValue]
     /// Attributes the item must not hold.
     public var missing: [String]
+    /// Map entries the item must hold, with exactly these values.
+    public var entries: [MapEntry: AttributeValue]
+    /// Room in a map for the entry, when it is not there already.
+    public var room: MapRoom?
 
     /// A condition on a live item's attributes; with none, the item need only be there.
-    public init(equal: [String: AttributeValue] = [:], missing: [String] = []) {
+    public init(
+        equal: [String: AttributeValue] = [:],
+        missing: [String] = [],
+        entries: [MapEntry: AttributeValue] = [:],
+        room: MapRoom? = nil
+    ) {
         self.equal = equal
         self.missing = missing
+        self.entries = entries
+        self.room = room
     }
 
     /// The item is there and live, whatever it holds.
@@ -43,7 +85,12 @@ public struct ItemCondition: Sendable, Hashable {
 
     /// Whether `item`'s attributes meet the condition (liveness is the store's to check).
     public func isMet(by item: Item) -> Bool {
-        equal.allSatisfy { item.attributes[$0.key] == $0.value } && missing.allSatisfy { item.attributes[$0] == nil }
+        guard equal.allSatisfy({ item.attributes[$0.key] == $0.value }), missing.allSatisfy({ item.attributes[$0] == nil }),
+            entries.allSatisfy({ item.attributes[$0.key.map]?.map?[$0.key.key] == $0.value })
+        else { return false }
+        guard let room else { return true }
+        let map = item.attributes[room.entry.map]?.map ?? [:]
+        return map.count < room.limit || map[room.entry.key] != nil
     }
 }
 
@@ -162,6 +209,10 @@ extension AttributeChange {
         case .add(let map, let key, let delta):
             var entries = attributes[map]?.map ?? [:]
             entries[key] = .number((entries[key]?.number ?? 0) + delta)
+            attributes[map] = .map(entries)
+        case .removeEntry(let map, let key):
+            guard var entries = attributes[map]?.map else { return }
+            entries[key] = nil
             attributes[map] = .map(entries)
         }
     }

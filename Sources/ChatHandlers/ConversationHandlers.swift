@@ -69,6 +69,7 @@ extension Handlers {
                 by: caller.member.email,
                 emoji: emoji,
                 adding: adding,
+                emojiLimit: environment.config.maxEmojiPerMessage,
                 retentionSeconds: environment.config.messageRetentionSeconds
             )
             let reaction = Frames.reaction(

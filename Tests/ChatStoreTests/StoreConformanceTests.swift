@@ -244,6 +244,35 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func mapEntriesCanBeConditionsAndRoomIsCounted(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let key = ItemKey(pk: "ROOM#r", sk: "MESSAGE#1")
+            try await store.put(Item(pk: key.pk, sk: key.sk, attributes: ["From": .string("a")]), condition: .none)
+            let room = { (emoji: String) in ItemCondition(room: MapRoom(for: MapEntry(map: "Reactions", key: emoji), limit: 2)) }
+            // A missing map has room; then two keys fill it.
+            try await store.update(key, [.add(map: "Reactions", key: "👍", delta: 1)], if: room("👍"))
+            try await store.update(key, [.add(map: "Reactions", key: "❤️", delta: 1)], if: room("❤️"))
+            await #expect(throws: StoreError.conditionFailed) {
+                try await store.update(key, [.add(map: "Reactions", key: "😂", delta: 1)], if: room("😂"))
+            }
+            // A key already there needs no room.
+            try await store.update(key, [.add(map: "Reactions", key: "👍", delta: 1)], if: room("👍"))
+            #expect(try await store.get(key)?[map: "Reactions"] == ["👍": .number(2), "❤️": .number(1)])
+
+            // An entry as a condition, and an entry removed.
+            let heart = MapEntry(map: "Reactions", key: "❤️")
+            await #expect(throws: StoreError.conditionFailed) {
+                try await store.update(key, [.removeEntry(map: "Reactions", key: "❤️")], if: ItemCondition(entries: [heart: .number(0)]))
+            }
+            try await store.update(key, [.add(map: "Reactions", key: "❤️", delta: -1)], if: .exists)
+            let removed = try await store.update(key, [.removeEntry(map: "Reactions", key: "❤️")], if: ItemCondition(entries: [heart: .number(0)]))
+            #expect(removed[map: "Reactions"] == ["👍": .number(2)])
+            try await store.update(key, [.add(map: "Reactions", key: "😂", delta: 1)], if: room("😂"))
+            #expect(try await store.get(key)?[map: "Reactions"] == ["👍": .number(2), "😂": .number(1)])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func aMarkerPutOnlyMovesForward(_ backend: StoreBackend) async throws {
         try await backend.withStore { store, clock in
             let key = ItemKey(pk: "ROOM#r", sk: "READ#a")

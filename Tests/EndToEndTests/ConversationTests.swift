@@ -255,6 +255,34 @@ import Testing
     }
 
     @Test(arguments: Backend.allCases)
+    func aMessageCarriesAtMostSoManyDifferentEmoji(_ backend: Backend) async throws {
+        var options = TestServer.Options(backend: backend)
+        options.config.maxEmojiPerMessage = 2
+        try await Room.with(options) { room in
+            let id = try await room.message("limited", from: room.alice)
+            for emoji in ["👍", "❤️"] {
+                try await room.bob.send(["action": "react", "id": id, "emoji": emoji])
+                _ = try await room.everyone("reaction")
+            }
+            try await room.bob.send(["action": "react", "id": id, "emoji": "😂"])
+            let refused = try await room.bob.next("error")
+            #expect(refused["code"]?.string == "invalid_request")
+            #expect(refused["message"]?.string?.contains("2 different emoji") == true)
+            await room.alice.expectSilence()
+            // One already there takes no new place.
+            try await room.alice.send(["action": "react", "id": id, "emoji": "👍"])
+            #expect(try await room.everyone("reaction")["count"] == 2)
+            // Taking the last ❤️ off frees its place, and leaves no 0 behind.
+            try await room.bob.send(["action": "unreact", "id": id, "emoji": "❤️"])
+            #expect(try await room.everyone("reaction")["count"] == 0)
+            #expect(try await room.history()[0]["reactions"] == ["👍": 2])
+            try await room.bob.send(["action": "react", "id": id, "emoji": "😂"])
+            #expect(try await room.everyone("reaction")["count"] == 1)
+            #expect(try await room.history()[0]["reactions"] == ["👍": 2, "😂": 1])
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func readMarkersMoveForwardAndCountTheOthersLiveMessages(_ backend: Backend) async throws {
         var options = TestServer.Options(backend: backend)
         options.config.maxUnreadCount = 4
