@@ -240,7 +240,7 @@ public struct ChatRepository: Sendable {
             guard let message = message(from: item, roomID: roomID) else { throw StoreError.unavailable("an edited message does not read back") }
             return message
         } catch StoreError.conditionFailed {
-            throw try await refusal(of: key, by: email, roomID: roomID) ?? Self.noSuchMessage
+            throw Self.refusal(of: try await storedMessage(at: key, roomID: roomID), by: email) ?? Self.noSuchMessage
         }
     }
 
@@ -265,20 +265,25 @@ public struct ChatRepository: Sendable {
             guard let message = message(from: item, roomID: roomID) else { throw StoreError.unavailable("a deleted message does not read back") }
             return .deleted(message)
         } catch StoreError.conditionFailed {
-            if let refusal = try await refusal(of: key, by: email, roomID: roomID) { throw refusal }
-            guard let item = try await store.get(key), let message = message(from: item, roomID: roomID), message.isDeleted else {
-                throw Self.noSuchMessage
-            }
-            return .alreadyDeleted(message)
+            // One read tells both: why it was refused, or that it is the sender's tombstone.
+            let current = try await storedMessage(at: key, roomID: roomID)
+            if let refusal = Self.refusal(of: current, by: email) { throw refusal }
+            guard let current else { throw Self.noSuchMessage }
+            return .alreadyDeleted(current)
         }
     }
 
-    /// Why a change by `email` to the message at `key` was refused: nil when it is
-    /// the sender's tombstone (for a delete, a repeat).
-    private func refusal(of key: ItemKey, by email: String, roomID: RoomID) async throws -> ChatError? {
-        guard let item = try await store.get(key), let message = message(from: item, roomID: roomID) else { return Self.noSuchMessage }
+    /// The message stored at `key`, a tombstone included; nil when there is none.
+    private func storedMessage(at key: ItemKey, roomID: RoomID) async throws -> Message? {
+        try await store.get(key).flatMap { message(from: $0, roomID: roomID) }
+    }
+
+    /// Why a change by `email` to `message` (as it is now) was refused: nil when it
+    /// is the sender's tombstone (for a delete, a repeat).
+    private static func refusal(of message: Message?, by email: String) -> ChatError? {
+        guard let message else { return noSuchMessage }
         guard message.from.email == email else { return ChatError(.forbidden, "id: only the sender may change this message") }
-        return message.isDeleted ? nil : Self.noSuchMessage
+        return message.isDeleted ? nil : noSuchMessage
     }
 
     private static let noSuchMessage = ChatError(.notFound, "id: no such live message in this room")
@@ -330,9 +335,7 @@ public struct ChatRepository: Sendable {
         do {
             try await store.transactWrite([count, mine])
         } catch StoreError.transactionCanceled(index: 0) {
-            guard let item = try await store.get(messageKey), let message = message(from: item, roomID: roomID), !message.isDeleted else {
-                throw Self.noSuchMessage
-            }
+            guard let current = try await storedMessage(at: messageKey, roomID: roomID), !current.isDeleted else { throw Self.noSuchMessage }
             throw ChatError(.invalidRequest, "emoji: a message carries at most \(emojiLimit) different emoji")
         } catch StoreError.transactionCanceled(index: 1) {
             changed = false

@@ -281,7 +281,7 @@ public final class SQLiteStore: ChatStore {
             if written.isEmpty { throw StoreError.conditionFailed }
         case .absentOrBefore(let attribute, let value):
             if let current = try await liveItem(item.key, now: now, on: db),
-                !(current[string: attribute].map { Array($0.utf8).lexicographicallyPrecedes(Array(value.utf8)) } ?? false)
+                !(current[string: attribute].map { $0.utf8.lexicographicallyPrecedes(value.utf8) } ?? false)
             {
                 throw StoreError.conditionFailed
             }
