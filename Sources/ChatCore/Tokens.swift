@@ -77,8 +77,8 @@ public struct TokenService: Sendable {
     /// The `alg` of a JWT's header. Checked before anything else so that only
     /// HS256 is ever accepted, whatever a library would otherwise try.
     static func headerAlgorithm(of token: String) -> String? {
-        guard let header = token.split(separator: ".", omittingEmptySubsequences: false).first,
-            let data = Base64URL.decode(String(header)),
+        guard let dot = token.utf8.firstIndex(of: UInt8(ascii: ".")),
+            let data = Base64URL.decode(String(token[..<dot])),
             let fields = JSONValue.parse(data)?.objectValue,
             case .string(let algorithm)? = fields["alg"]
         else { return nil }
@@ -126,14 +126,18 @@ public enum Base64URL {
             group = group << 6 | UInt32(value)
             filled += 1
             if filled == 4 {
-                bytes += [UInt8(group >> 16 & 0xFF), UInt8(group >> 8 & 0xFF), UInt8(group & 0xFF)]
+                bytes.append(UInt8(group >> 16 & 0xFF))
+                bytes.append(UInt8(group >> 8 & 0xFF))
+                bytes.append(UInt8(group & 0xFF))
                 group = 0
                 filled = 0
             }
         }
         switch filled {
         case 2: bytes.append(UInt8(group >> 4 & 0xFF))
-        case 3: bytes += [UInt8(group >> 10 & 0xFF), UInt8(group >> 2 & 0xFF)]
+        case 3:
+            bytes.append(UInt8(group >> 10 & 0xFF))
+            bytes.append(UInt8(group >> 2 & 0xFF))
         default:
             break
         }

@@ -2,7 +2,6 @@ import ChatCore
 import ChatHandlers
 import CoreMetrics
 import NIOCore
-import NIOWebSocket
 import Synchronization
 
 /// The open WebSockets of this process, by connection id.
@@ -27,6 +26,8 @@ final class ConnectionRegistry: Sendable {
     /// (for the cap on a member's sockets).
     private let rooms = Mutex<(byRoom: [RoomID: Int], byMember: [RateKey: Int])>(([:], [:]))
     private let flushers = Mutex<[ObjectIdentifier: LoopFlusher]>([:])
+    /// Sessions admitted whose end (`$disconnect`) has not finished.
+    private let unfinished = Atomic<Int>(0)
 
     init(maxPendingFrames: Int, metrics: ChatMetrics) {
         self.maxPendingFrames = maxPendingFrames
@@ -47,6 +48,7 @@ final class ConnectionRegistry: Sendable {
             return true
         }
         guard admitted else { return false }
+        unfinished.add(1, ordering: .relaxed)
         sinks.withLock { sinks in
             sinks[id] = .pending([])
             metrics.connectionsOpen.set(sinks.count)
@@ -85,15 +87,29 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { sinks.withLock { $0.count } }
 
+    /// A session `add` admitted has ended: `$disconnect` has run, or it never
+    /// joined the room.
+    func finished() { unfinished.subtract(1, ordering: .relaxed) }
+
+    /// Waits until every admitted session has finished, or `limit` has passed.
+    /// Shutdown waits here, so that no `$disconnect` meets a closed store: its
+    /// connections' sockets are closed, but their handlers may still be running.
+    func waitForSessions(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while unfinished.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Closes every open WebSocket with 1001 ("going away"): the server is stopping.
     func closeAll() {
-        let channels = sinks.withLock { sinks in
-            sinks.values.compactMap { sink -> (any Channel)? in
-                if case .live(let writer) = sink { return writer.channel }
+        let writers = sinks.withLock { sinks in
+            sinks.values.compactMap { sink -> FrameWriter? in
+                if case .live(let writer) = sink { return writer }
                 return nil
             }
         }
-        for channel in channels { closeGoingAway(channel) }
+        for writer in writers { writer.channel.eventLoop.execute { writer.front.value.goAway() } }
     }
 
     /// Sends one shared buffer to each connection; returns the ids that are not
@@ -154,7 +170,7 @@ final class ConnectionRegistry: Sendable {
 /// queued, so a burst of broadcasts costs each connection one `writev`.
 private final class LoopFlusher: @unchecked Sendable {
     private let loop: any EventLoop
-    private var written: [RawFrames] = []
+    private var written: [SocketFront] = []
     private var scheduled = false
     private let metrics: ChatMetrics
 
@@ -172,9 +188,9 @@ private final class LoopFlusher: @unchecked Sendable {
             channel.close(promise: nil)
             return
         }
-        let frames = writer.frames.value
+        let front = writer.front.value
         // The first write since its last flush puts the connection on the list.
-        if frames.write(frame) { written.append(frames) }
+        if front.write(frame) { written.append(front) }
         if !scheduled {
             scheduled = true
             loop.execute { self.flush() }
@@ -185,7 +201,7 @@ private final class LoopFlusher: @unchecked Sendable {
         scheduled = false
         let pending = written
         written.removeAll(keepingCapacity: true)
-        for frames in pending { frames.flush() }
+        for front in pending { front.flush() }
     }
 }
 

@@ -1,19 +1,23 @@
 import ChatCore
 import ChatHandlers
-import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
-import Logging
-import NIOCore
 import NIOHTTP1
-import NIOWebSocket
-import ServiceLifecycle
 import Synchronization
 
 extension LocalGateway {
-    func event(_ session: Session, route: String, eventType: String, body: String? = nil, isBase64Encoded: Bool = false) -> WebSocketEvent {
+    /// The event API Gateway would send for `session`; only `$connect`'s carries
+    /// the upgrade request's headers and query.
+    func event(
+        _ session: Session,
+        route: String,
+        eventType: String,
+        body: String? = nil,
+        isBase64Encoded: Bool = false,
+        headers: [String: String]? = nil,
+        query: [String: String]? = nil
+    ) -> WebSocketEvent {
         let context = requestContext(
             route: route,
             eventType: eventType,
@@ -21,11 +25,10 @@ extension LocalGateway {
             connectedAt: session.connectedAt,
             authorizer: session.authorizer
         )
-        let connecting = eventType == "CONNECT"
         return WebSocketEvent(
             requestContext: context,
-            headers: connecting ? session.headers : nil,
-            queryStringParameters: connecting ? session.query : nil,
+            headers: headers,
+            queryStringParameters: query,
             body: body,
             isBase64Encoded: isBase64Encoded
         )
@@ -44,7 +47,7 @@ extension LocalGateway {
             connectionId: connectionID,
             requestId: eventIDs.next(),
             messageId: eventType == "MESSAGE" ? eventIDs.next() : nil,
-            domainName: "\(configuration.host):\(configuration.port)",
+            domainName: domainName,
             stage: configuration.stage,
             connectedAt: connectedAt,
             requestTimeEpoch: handlers.environment.clock.now(),
@@ -55,14 +58,27 @@ extension LocalGateway {
     /// An id in the style of API Gateway's: 16 random bytes, base64url.
     static func newConnectionID() -> ConnectionID {
         var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let random = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeBytes(of: random) { Base64URL.encode($0) }
     }
 
+    /// A request's headers as API Gateway passes them: lower-case names,
+    /// repeated ones joined with commas.
     static func headerDictionary(_ fields: HTTPFields) -> [String: String] {
         var headers: [String: String] = [:]
         for field in fields {
             let name = field.name.canonicalName
             headers[name] = headers[name].map { "\($0),\(field.value)" } ?? field.value
+        }
+        return headers
+    }
+
+    /// An upgrade request's headers, the same way.
+    static func headerDictionary(_ fields: HTTPHeaders) -> [String: String] {
+        var headers: [String: String] = [:]
+        for (name, value) in fields {
+            let name = name.lowercased()
+            headers[name] = headers[name].map { "\($0),\(value)" } ?? value
         }
         return headers
     }

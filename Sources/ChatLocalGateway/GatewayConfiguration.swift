@@ -34,6 +34,10 @@ public struct GatewayConfiguration: Sendable {
     public var shutdownGrace: Duration = .seconds(5)
     /// HTTP request bodies; larger ones get 413.
     public var maxRequestBodyBytes = 65_536
+    /// Client messages one connection may have read and waiting to be handled;
+    /// at this many the gateway stops reading from its socket until they are, so
+    /// TCP slows a client that sends faster than its messages are handled.
+    public var maxWaitingMessagesPerConnection = 8
     /// Frames that may wait for a connection still upgrading before it is dropped.
     public var maxQueuedFramesPerConnection = 4096
     /// Bytes written to one client and not yet taken by it before it is

@@ -1,23 +1,11 @@
-import ChatCore
-import ChatHandlers
-import Foundation
-import HTTPTypes
-import Hummingbird
-import HummingbirdCore
-import HummingbirdWebSocket
-import Logging
-import NIOCore
-import NIOHTTP1
-import NIOWebSocket
 import ServiceLifecycle
-import Synchronization
 
 /// Runs the Hummingbird application. On graceful shutdown (PROTOCOL.md §2b) it
-/// tells every WebSocket 1001 at once (its handler is registered before any
-/// connection's, so before the framework's own 1000 could go out), lets HTTP
+/// tells every WebSocket 1001 at once, lets HTTP
 /// requests in flight finish for `grace`, then closes whatever is still open: a
 /// client that sends nothing, or never finishes its request head, cannot hold
-/// the process.
+/// the process. It returns once every WebSocket's `$disconnect` has run (or the
+/// grace period has passed again), so none of them meets a closed store.
 struct GatewayService<App: Service>: Service {
     let application: App
     let registry: ConnectionRegistry
@@ -35,5 +23,6 @@ struct GatewayService<App: Service>: Service {
                 accepted.closeAll()
             }
         }
+        await registry.waitForSessions(upTo: grace)
     }
 }

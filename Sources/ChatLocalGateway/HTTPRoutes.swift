@@ -90,7 +90,7 @@ extension LocalGateway {
             headers: headers,
             queryStringParameters: Self.queryDictionary(request.uri),
             requestContext: .init(
-                domainName: "\(configuration.host):\(configuration.port)",
+                domainName: domainName,
                 http: .init(
                     method: request.method.rawValue,
                     path: request.uri.path,

@@ -1,16 +1,10 @@
 import ChatCore
 import ChatHandlers
-import Foundation
-import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
-import NIOHTTP1
-import NIOWebSocket
 import ServiceLifecycle
-import Synchronization
 
 /// The local stand-in for API Gateway: one port serving the HTTP routes and the
 /// WebSocket at `/ws`. It builds the very events API Gateway would and calls the
@@ -24,6 +18,8 @@ public struct LocalGateway: Sendable {
     let accepted: AcceptedConnections
     let logger: Logger
     let eventIDs = EventIDs()
+    /// The events' `domainName`: made once, not per event.
+    let domainName: String
 
     /// Wires the handlers to this gateway's in-process delivery.
     /// - Parameters:
@@ -45,11 +41,11 @@ public struct LocalGateway: Sendable {
         self.accepted = AcceptedConnections(
             limits: .init(
                 maxConnections: configuration.maxConnections,
-                maxPerAddress: configuration.maxConnectionsPerAddress,
-                headerTimeout: TimeAmount(configuration.headerTimeout)
+                maxPerAddress: configuration.maxConnectionsPerAddress
             )
         ) { cap in metrics.throttle(kind: cap) }
         self.configuration = configuration
+        self.domainName = "\(configuration.host):\(configuration.port)"
         self.logger = logger
     }
 
@@ -73,23 +69,10 @@ public struct LocalGateway: Sendable {
     }
 
     func hummingbirdApplication(onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol & Service {
-        let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: configuration.maxFrameBytes,
-            extensions: [],
-            autoPing: .disabled,
-            validateUTF8: true
-        )
         let gateway = self
         return Application(
             router: httpRouter(),
-            server: .http1WebSocketUpgrade(
-                configuration: .init(
-                    http1: .init(idleTimeout: TimeAmount(configuration.keepAliveTimeout)),
-                    ws: webSocket
-                )
-            ) { head, channel, _ in
-                await gateway.shouldUpgrade(head, channel: channel)
-            },
+            server: HTTPServerBuilder { responder in GatewayChannel(gateway: gateway, responder: responder) },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chatroom"),
             onServerRunning: { channel in
                 do {

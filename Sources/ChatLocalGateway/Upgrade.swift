@@ -1,46 +1,45 @@
 import ChatCore
 import ChatHandlers
-import Foundation
-import HTTPTypes
-import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
-import Logging
 import NIOCore
 import NIOHTTP1
-import NIOWebSocket
-import ServiceLifecycle
-import Synchronization
 
 extension LocalGateway {
-    /// `$connect`'s authorizer runs here, before the upgrade: a refusal is a 401
-    /// with the contract's error body and nothing is recorded.
-    func shouldUpgrade(
-        _ head: HTTPRequest,
-        channel: any Channel
-    ) async
-        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
-    {
-        let uri = URI(head.path ?? "/")
-        guard uri.path == "/ws" else {
-            await refuseUpgrade(on: channel, status: .notFound, body: ChatError(.notFound, "no WebSocket endpoint at \(uri.path)").httpBody)
-            return .dontUpgrade
-        }
-        let connectionID = Self.newConnectionID()
-        return await LogContext.connection(connectionID) { await upgrade(head, uri: uri, channel: channel, connectionID: connectionID) }
+    /// What the gateway decided about a WebSocket upgrade request.
+    enum Admission: Sendable {
+        /// Authorized and `$connect` done: the 101 goes out and the session starts.
+        case admitted(Session)
+        /// Answered with this status and the contract's error body instead.
+        case refused(HTTPResponseStatus, body: String)
     }
 
-    private func upgrade(
-        _ head: HTTPRequest,
-        uri: URI,
-        channel: any Channel,
-        connectionID: ConnectionID
-    ) async
-        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
-    {
+    /// A connection after `$connect`: what each of its events needs.
+    struct Session: Sendable {
+        var id: ConnectionID
+        var connectedAt: Milliseconds
+        var authorizer: [String: String]
+
+        var roomID: RoomID { authorizer["room_id"] ?? "" }
+        /// The member in the room: whose sockets count against one cap and one rate.
+        var member: RateKey { RateKey(roomID: roomID, email: authorizer["email"] ?? "") }
+    }
+
+    /// `$connect`'s authorizer and handler run here, before the upgrade completes,
+    /// as on API Gateway: when the client sees 101 it is in the room. A refusal is
+    /// the contract's status and error body, and nothing is recorded.
+    func admit(_ head: HTTPRequestHead, channel: any Channel) async -> Admission {
+        let uri = URI(head.uri)
+        guard uri.path == "/ws" else {
+            return .refused(.notFound, body: ChatError(.notFound, "no WebSocket endpoint at \(uri.path)").httpBody)
+        }
+        let connectionID = Self.newConnectionID()
+        return await LogContext.connection(connectionID) {
+            await admit(headers: Self.headerDictionary(head.headers), query: Self.queryDictionary(uri), connectionID: connectionID)
+        }
+    }
+
+    private func admit(headers: [String: String], query: [String: String]?, connectionID: ConnectionID) async -> Admission {
         let now = handlers.environment.clock.now()
-        let headers = Self.headerDictionary(head.headerFields)
-        let query = Self.queryDictionary(uri)
         let context = requestContext(
             route: Route.connect.routeKey,
             eventType: "CONNECT",
@@ -58,95 +57,64 @@ extension LocalGateway {
         do {
             authorized = try await handlers.authorize(authorizerEvent).context
         } catch {
-            await refuseUpgrade(
-                on: channel,
-                status: .unauthorized,
-                body: ChatError(.unauthorized, "token: missing, malformed, tampered or expired").httpBody
-            )
-            return .dontUpgrade
+            return .refused(.unauthorized, body: ChatError(.unauthorized, "token: missing, malformed, tampered or expired").httpBody)
         }
-        // `$connect` runs before the upgrade completes, as on API Gateway: when the
-        // client sees 101 it is in the room. It is registered from now on, so
-        // frames sent to it meanwhile wait in the registry instead of finding it gone.
-        let session = Session(id: connectionID, connectedAt: now, authorizer: authorized, headers: headers, query: query)
-        // A reader that falls this far behind is disconnected (see ConnectionRegistry).
-        _ = try? await channel.setOption(
-            ChannelOptions.writeBufferWaterMark,
-            value: .init(
-                low: configuration.maxBufferedBytesPerConnection / 2,
-                high: configuration.maxBufferedBytesPerConnection
-            )
-        ).get()
+        let session = Session(id: connectionID, connectedAt: now, authorizer: authorized)
+        // Registered from now on, so that frames sent to it while it upgrades wait
+        // in the registry instead of finding it gone.
         guard registry.add(session.id, for: session.member, maxPerMember: configuration.maxSocketsPerMember) else {
             handlers.environment.metrics.throttle(kind: "sockets_per_member")
-            await refuseUpgrade(
-                on: channel,
-                status: .tooManyRequests,
-                body: ChatError(.rateLimited, "too many connections: close one of yours in this room first").httpBody
-            )
-            return .dontUpgrade
+            return .refused(.tooManyRequests, body: ChatError(.rateLimited, "too many connections: close one of yours in this room first").httpBody)
         }
-        let connected = await handlers.handle(.connect, event(session, route: Route.connect.routeKey, eventType: "CONNECT"))
-        guard connected.statusCode == 200 else {
+        let connect = event(session, route: Route.connect.routeKey, eventType: "CONNECT", headers: headers, query: query)
+        guard await handlers.handle(.connect, connect).statusCode == 200 else {
             registry.remove(session.id, for: session.member)
-            await refuseUpgrade(
-                on: channel,
-                status: .internalServerError,
-                body: ChatError(.internalError, "could not join the room").httpBody
-            )
-            return .dontUpgrade
+            registry.finished()
+            return .refused(.internalServerError, body: ChatError(.internalError, "could not join the room").httpBody)
         }
-        // The idle clock starts now, not before a slow `$connect`.
-        let writer: FrameWriter
-        do {
-            writer = try await installConnectionGuards(on: channel, idleTimeout: configuration.idleTimeout, linger: configuration.lingerOnClose)
-        } catch {
-            await end(session)  // the channel is gone already
-            return .dontUpgrade
-        }
-        // If the socket closes before the WebSocket handler starts, nobody else
-        // will run `$disconnect` for it.
-        let start = SessionStart()
-        let gateway = self
-        channel.closeFuture.whenComplete { _ in
-            guard start.abandon() else { return }
-            Task { await gateway.end(session) }
-        }
-        return .upgrade([:]) { inbound, _, _ in
-            guard start.begin() else { return }
-            let lifetime = channel.eventLoop.scheduleTask(in: TimeAmount(gateway.configuration.maxConnectionLifetime)) {
-                closeGoingAway(channel)
-            }
-            defer { lifetime.cancel() }
-            guard gateway.registry.goLive(session.id, writer: writer) else {
-                // Dropped while upgrading (too much waited for it): it reconnects and catches up.
-                await gateway.end(session)
-                try await channel.close()
-                return
-            }
-            // Every line logged for this connection names it; set once, not per frame.
-            try await LogContext.connection(session.id) { try await gateway.serve(session, inbound: inbound, channel: channel) }
-        }
+        return .admitted(session)
     }
 
-    /// One connection's life after `$connect`: its frames in arrival order, then
-    /// `$disconnect` however the socket ends.
-    func serve(_ session: Session, inbound: WebSocketInboundStream, channel: any Channel) async throws {
-        var failure: (any Error)?
-        do {
-            for try await message in inbound.messages(maxSize: configuration.maxMessageBytes) {
-                // Frames a client sent before it went away are dropped, not worked
-                // through (PROTOCOL.md §2b, fair history).
-                guard channel.isActive else { break }
-                await handle(message, from: session)
+    /// Serves an admitted session on its upgraded channel, on the channel's event
+    /// loop, with channel handlers alone: `SocketFront` at the socket and
+    /// `SessionHandler` after NIO's frame decoder. The idle clock starts now, not
+    /// before a slow `$connect`.
+    func start(_ session: Session, on channel: any Channel, shared: SharedGateway) throws {
+        // A reader that falls this far behind is disconnected (see ConnectionRegistry).
+        let limit = configuration.maxBufferedBytesPerConnection
+        try channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: limit / 2, high: limit))
+        let front = SocketFront(
+            idleTimeout: TimeAmount(configuration.idleTimeout),
+            lifetime: TimeAmount(configuration.maxConnectionLifetime),
+            linger: TimeAmount(configuration.lingerOnClose)
+        )
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(front, position: .first)
+        try pipeline.addHandler(SessionHandler(shared, session: session))
+        let writer = FrameWriter(channel: channel, front: NIOLoopBound(front, eventLoop: channel.eventLoop))
+        // Dropped while upgrading (too much waited for it): it reconnects and
+        // catches up. Its handler runs `$disconnect` when the channel closes.
+        if channel.isActive, !registry.goLive(session.id, writer: writer) { channel.close(promise: nil) }
+    }
+
+    /// Works through a session's inbox, one message at a time in arrival order,
+    /// until it is empty; runs `$disconnect` instead once the connection is gone.
+    func work(through inbox: SessionInbox, of session: Session, on channel: any Channel) async {
+        // Every line logged for this connection names it; set once per busy spell.
+        await LogContext.connection(session.id) {
+            while true {
+                switch inbox.next() {
+                case .message(let message, let resumeReading):
+                    if resumeReading { channel.eventLoop.execute { channel.read() } }
+                    await handle(message, from: session)
+                case .end:
+                    await end(session)
+                    return
+                case .none:
+                    return
+                }
             }
-        } catch {
-            // Too large a message (1009) or a broken socket: either way the
-            // connection is over; the framework picks the close code.
-            failure = error
         }
-        await end(session)
-        if let failure { throw failure }
     }
 
     /// Forgets the connection here and runs `$disconnect`.
@@ -155,35 +123,6 @@ extension LocalGateway {
         _ = await LogContext.connection(session.id) {
             await handlers.handle(.disconnect, event(session, route: Route.disconnect.routeKey, eventType: "DISCONNECT"))
         }
-    }
-
-    /// Who runs a session's end: the WebSocket handler once it has started, or
-    /// the channel's close if it never does.
-    final class SessionStart: Sendable {
-        private enum State { case pending, serving, abandoned }
-        private let state = Mutex(State.pending)
-
-        func begin() -> Bool { transition(to: .serving) }
-        func abandon() -> Bool { transition(to: .abandoned) }
-
-        private func transition(to next: State) -> Bool {
-            state.withLock { state in
-                guard state == .pending else { return false }
-                state = next
-                return true
-            }
-        }
-    }
-
-    struct Session: Sendable {
-        var id: ConnectionID
-        var connectedAt: Milliseconds
-        var authorizer: [String: String]
-        var headers: [String: String]
-        var query: [String: String]?
-
-        var roomID: RoomID { authorizer["room_id"] ?? "" }
-        /// The member in the room: whose sockets count against one cap and one rate.
-        var member: RateKey { RateKey(roomID: roomID, email: authorizer["email"] ?? "") }
+        registry.finished()
     }
 }

@@ -98,6 +98,11 @@ final class RawSocket: @unchecked Sendable {
         return RawResponse(status: status, body: body, head: headText)
     }
 
+    /// Ends the sending side only (a TCP FIN), with no close frame.
+    func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Sends one client frame (masked, as clients must).
     func sendFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true) async throws {
         try await write(Self.frame(opcode: opcode, payload: payload, fin: fin))
@@ -109,8 +114,10 @@ final class RawSocket: @unchecked Sendable {
         try writeNow(Self.frame(opcode: opcode, payload: payload, fin: fin))
     }
 
-    private static func frame(opcode: UInt8, payload: [UInt8], fin: Bool) -> [UInt8] {
-        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+    /// One client frame's bytes (masked), to send several in one write with
+    /// `send(raw:)`; `reserved` sets the RSV1-3 bits (0 to 7).
+    static func frame(opcode: UInt8, payload: [UInt8], fin: Bool = true, reserved: UInt8 = 0) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | (reserved & 0x7) << 4 | opcode]
         let length = payload.count
         if length < 126 {
             frame.append(0x80 | UInt8(length))

@@ -133,9 +133,14 @@ final class TestServer: Sendable {
 
     /// Shuts the gateway down gracefully (open sockets get a close frame) and closes the store.
     func stop() async throws {
+        try await stopGateway()
+        try await (store as? SQLiteStore)?.close()
+    }
+
+    /// Shuts the gateway down gracefully and waits until it has stopped; the store stays open.
+    func stopGateway() async throws {
         await services.triggerGracefulShutdown()
         try await running.value
-        try await (store as? SQLiteStore)?.close()
     }
 
     /// Registers a member and returns a token for `room`.
