@@ -49,11 +49,21 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
                 enableAutomaticErrorHandling: false,  // SessionHandler picks the close codes
                 shouldUpgrade: { channel, head in
                     let decided = channel.eventLoop.makePromise(of: LocalGateway.Admission.self)
-                    decided.completeWithTask { await gateway.admit(head, channel: channel) }
+                    // The authorizer runs here on the event loop, up to `$connect`'s store write.
+                    startHere { decided.succeed(await gateway.admit(head, channel: channel)) }
                     return decided.futureResult.map { decision in
+                        guard case .admitted(let session) = decision else {
+                            admission.value = decision
+                            return nil
+                        }
+                        // Gone while `$connect` ran: its upgrade has already failed,
+                        // so its end is run here.
+                        guard channel.isActive else {
+                            Task { await gateway.end(session) }
+                            return nil
+                        }
                         admission.value = decision
-                        if case .admitted = decision { return HTTPHeaders() }
-                        return nil
+                        return HTTPHeaders()
                     }
                 },
                 upgradePipelineHandler: { channel, _ in
@@ -92,7 +102,8 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.enableResponseHeaderValidation = false  // Swift HTTP Types validate them
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
             // An admitted session whose upgrade then failed (the socket closed before
-            // the 101 went out): nobody else will run its `$disconnect`.
+            // the 101 went out, or before the session's handlers were in place):
+            // nobody else will run its `$disconnect`.
             let cleaned = negotiated.flatMapErrorThrowing { error in
                 if case .admitted(let session)? = admission.value {
                     admission.value = nil

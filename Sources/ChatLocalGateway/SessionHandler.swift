@@ -116,7 +116,7 @@ final class SessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch inbox.push(ClientMessage(body: body, arrival: arrival)) {
         case .startWorking:
             let (gateway, session, inbox, channel) = (gateway, session, inbox, context.channel)
-            Task { await gateway.work(through: inbox, of: session, on: channel) }
+            startHere { await gateway.work(through: inbox, of: session, on: channel) }
         case .queued, .dropped:
             break
         }
@@ -173,6 +173,18 @@ final class SessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // down; the task working through the inbox asks again once it has room.
         guard inbox.isAcceptingReads else { return }
         context.read()
+    }
+}
+
+/// Starts a task that runs on the calling thread (an event loop) up to its first
+/// suspension, the store for most actions, so that a frame is parsed, routed and
+/// checked without a hop to another thread; the rest runs on the global executor.
+/// (Where `Task.immediate` is not available, macOS before 26, an ordinary task.)
+func startHere(_ operation: sending @escaping @isolated(any) () async -> Void) {
+    if #available(macOS 26, *) {
+        Task.immediate(operation: operation)
+    } else {
+        Task(operation: operation)
     }
 }
 

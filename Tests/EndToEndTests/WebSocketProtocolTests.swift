@@ -142,6 +142,33 @@ import Testing
         }
     }
 
+    /// Clients that hang up while their `$connect` runs, or just after, leave nothing
+    /// behind: no connection item, no socket counted, no presence left over.
+    @Test func clientsGoneDuringTheUpgradeLeaveNothing() async throws {
+        try await TestServer.with { server in
+            let bob = try await server.member("bob")
+            for round in 0..<30 {
+                let socket = try RawSocket(port: server.port)
+                let key = "dGhlIHNhbXBsZSBub25jZQ=="
+                try await socket.send(
+                    raw: Array(
+                        "GET /ws?token=\(bob.token) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                            .utf8
+                    )
+                )
+                if round % 2 == 1 { try await Task.sleep(for: .microseconds(200 * round)) }
+                socket.vanish()
+            }
+            try await server.eventually {
+                try await server.storedConnections(in: "lobby").isEmpty && server.gateway.openConnections == 0
+            }
+            let alice = try await server.connect(try await server.member("alice"))
+            let members = try await alice.request(["action": "listMembers"], expecting: "members")
+            #expect(members["members"]?.array?.count == 1)
+            await alice.close()
+        }
+    }
+
     /// Graceful shutdown returns only once every WebSocket's `$disconnect` has run,
     /// so that none of them meets a closed store: its sockets close early, but
     /// their sessions' ends run on.
