@@ -29,9 +29,9 @@ final class SessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = NIOAny
     typealias OutboundOut = WebSocketFrame
 
-    /// Shared by every session: one reference here, not a copy of the gateway.
+    /// Shared by every session: one reference here, not a copy of the gateway
+    /// (nor one in each task's closure).
     private let shared: SharedGateway
-    private var gateway: LocalGateway { shared.gateway }
     private let session: LocalGateway.Session
     private let inbox: SessionInbox
     /// A message whose first fragments have arrived, and its opcode.
@@ -59,8 +59,8 @@ final class SessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Messages still waiting are dropped (PROTOCOL.md §2b, fair history);
         // `$disconnect` runs after the one in hand, if any.
         guard inbox.close() else { return }
-        let (gateway, session) = (gateway, session)
-        Task { await gateway.end(session) }
+        let (shared, session) = (shared, session)
+        Task { await shared.gateway.end(session) }
     }
 
     // MARK: Frames
@@ -81,7 +81,7 @@ final class SessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard case (let opcode, var data)? = partial else { return fail(context, .protocolError) }
             partial = nil  // so that `data` is the buffer's one reference and grows in place
             var more = frame.unmaskedData
-            guard data.readableBytes + more.readableBytes <= gateway.configuration.maxMessageBytes else {
+            guard data.readableBytes + more.readableBytes <= shared.gateway.configuration.maxMessageBytes else {
                 return fail(context, .messageTooLarge)
             }
             data.writeBuffer(&more)
@@ -112,11 +112,11 @@ final class SessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             body = .binary(data)
         }
-        let arrival: ContinuousClock.Instant? = gateway.handlers.environment.metrics.isRecording ? .now : nil
+        let arrival: ContinuousClock.Instant? = shared.isRecording ? .now : nil
         switch inbox.push(ClientMessage(body: body, arrival: arrival)) {
         case .startWorking:
-            let (gateway, session, inbox, channel) = (gateway, session, inbox, context.channel)
-            startHere { await gateway.work(through: inbox, of: session, on: channel) }
+            let (shared, session, inbox, channel) = (shared, session, inbox, context.channel)
+            startHere { await shared.gateway.work(through: inbox, of: session, on: channel) }
         case .queued, .dropped:
             break
         }
@@ -191,8 +191,13 @@ func startHere(_ operation: sending @escaping @isolated(any) () async -> Void) {
 /// The gateway by reference, for what each connection keeps.
 final class SharedGateway: Sendable {
     let gateway: LocalGateway
+    /// Whether metrics are recorded (then each message's arrival is timed).
+    let isRecording: Bool
 
-    init(_ gateway: LocalGateway) { self.gateway = gateway }
+    init(_ gateway: LocalGateway) {
+        self.gateway = gateway
+        self.isRecording = gateway.handlers.environment.metrics.isRecording
+    }
 }
 
 /// A session's messages waiting to be handled, oldest first, and whether a task
