@@ -65,19 +65,17 @@ extension LocalGateway {
     /// A request's headers as API Gateway passes them: lower-case names,
     /// repeated ones joined with commas.
     static func headerDictionary(_ fields: HTTPFields) -> [String: String] {
-        var headers: [String: String] = [:]
-        for field in fields {
-            let name = field.name.canonicalName
-            headers[name] = headers[name].map { "\($0),\(field.value)" } ?? field.value
-        }
-        return headers
+        headerDictionary(fields.lazy.map { ($0.name.canonicalName, $0.value) })
     }
 
     /// An upgrade request's headers, the same way.
     static func headerDictionary(_ fields: HTTPHeaders) -> [String: String] {
+        headerDictionary(fields.lazy.map { ($0.name.lowercased(), $0.value) })
+    }
+
+    private static func headerDictionary(_ fields: some Sequence<(String, String)>) -> [String: String] {
         var headers: [String: String] = [:]
         for (name, value) in fields {
-            let name = name.lowercased()
             headers[name] = headers[name].map { "\($0),\(value)" } ?? value
         }
         return headers

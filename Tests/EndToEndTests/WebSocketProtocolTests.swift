@@ -154,13 +154,7 @@ import Testing
             let before = server.gateway.acceptedConnections
             for round in 0..<30 {
                 let socket = try RawSocket(port: server.port)
-                let key = "dGhlIHNhbXBsZSBub25jZQ=="
-                try await socket.send(
-                    raw: Array(
-                        "GET /ws?token=\(bob.token) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                            .utf8
-                    )
-                )
+                try await socket.send(raw: RawSocket.upgradeRequest(path: "/ws?token=\(bob.token)"))
                 if round % 2 == 1 { try await Task.sleep(for: .microseconds(200 * round)) }
                 socket.vanish()
             }

@@ -75,14 +75,19 @@ final class RawSocket: @unchecked Sendable {
 
     /// Sends a WebSocket upgrade request and returns the response's status and body.
     func upgrade(path: String, headers: [String] = []) async throws -> RawResponse {
+        try await write(Self.upgradeRequest(path: path, headers: headers))
+        return try await readResponse()
+    }
+
+    /// A WebSocket upgrade request's bytes, for sending without waiting for the answer.
+    static func upgradeRequest(path: String, headers: [String] = []) -> [UInt8] {
         let request =
             ([
                 "GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
             ] + headers + ["", ""])
             .joined(separator: "\r\n")
-        try await write(Array(request.utf8))
-        return try await readResponse()
+        return Array(request.utf8)
     }
 
     private func readResponse() async throws -> RawResponse {
