@@ -18,10 +18,29 @@ final class ConnectionRegistry: Sendable {
         case live(FrameWriter)
     }
 
+    /// The connections, and whether the server is going away: one lock for both,
+    /// so that a connection finishing its upgrade while shutdown begins is either
+    /// among those `closeAll` tells 1001 or told by `goLive`, never missed.
+    private struct Sinks {
+        var byID: [ConnectionID: Sink] = [:]
+        /// When `closeAll` was first called: the server is going away.
+        var goingAwaySince: ContinuousClock.Instant?
+    }
+
+    /// What `goLive` found.
+    enum Upgraded {
+        /// Frames flow from now on.
+        case live
+        /// Dropped while upgrading (too much waited for it): close it.
+        case dropped
+        /// The server is shutting down: tell it 1001, as every other WebSocket was.
+        case goingAway
+    }
+
     /// Frames that may wait for a connection still upgrading.
     let maxPendingFrames: Int
     let metrics: ChatMetrics
-    private let sinks = Mutex<[ConnectionID: Sink]>([:])
+    private let sinks = Mutex(Sinks())
     /// Open connections per room (for the rooms gauge) and per member and room
     /// (for the cap on a member's sockets).
     private let rooms = Mutex<(byRoom: [RoomID: Int], byMember: [RateKey: Int])>(([:], [:]))
@@ -50,33 +69,33 @@ final class ConnectionRegistry: Sendable {
         guard admitted else { return false }
         unfinished.add(1, ordering: .relaxed)
         sinks.withLock { sinks in
-            sinks[id] = .pending([])
-            metrics.connectionsOpen.set(sinks.count)
+            sinks.byID[id] = .pending([])
+            metrics.connectionsOpen.set(sinks.byID.count)
         }
         return true
     }
 
     /// The upgrade is done: frames that waited go out first, then all later ones.
-    /// False when the connection was dropped meanwhile.
-    func goLive(_ id: ConnectionID, writer: FrameWriter) -> Bool {
+    func goLive(_ id: ConnectionID, writer: FrameWriter) -> Upgraded {
         sinks.withLock { sinks in
-            guard case .pending(let waiting)? = sinks[id] else { return false }
-            sinks[id] = .live(writer)
+            guard case .pending(let waiting)? = sinks.byID[id] else { return .dropped }
+            guard sinks.goingAwaySince == nil else { return .goingAway }
+            sinks.byID[id] = .live(writer)
             // Scheduled under the lock, so no later broadcast can overtake them.
             if !waiting.isEmpty {
                 let loop = writer.channel.eventLoop
                 let flusher = flusher(for: loop)
                 loop.execute { for frame in waiting { flusher.write(frame, to: writer) } }
             }
-            return true
+            return .live
         }
     }
 
     /// Forgets a connection; once per connection that `add` admitted.
     func remove(_ id: ConnectionID, for member: RateKey) {
         sinks.withLock { sinks in
-            sinks.removeValue(forKey: id)
-            metrics.connectionsOpen.set(sinks.count)
+            sinks.byID.removeValue(forKey: id)
+            metrics.connectionsOpen.set(sinks.byID.count)
         }
         rooms.withLock { rooms in
             if let count = rooms.byRoom[member.roomID] { rooms.byRoom[member.roomID] = count > 1 ? count - 1 : nil }
@@ -85,26 +104,29 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    var count: Int { sinks.withLock { $0.count } }
+    var count: Int { sinks.withLock { $0.byID.count } }
 
     /// A session `add` admitted has ended: `$disconnect` has run, or it never
     /// joined the room.
     func finished() { unfinished.subtract(1, ordering: .relaxed) }
 
-    /// Waits until every admitted session has finished, or `limit` has passed.
-    /// Shutdown waits here, so that no `$disconnect` meets a closed store: its
-    /// connections' sockets are closed, but their handlers may still be running.
+    /// Waits until every admitted session has finished, or `limit` has passed
+    /// since `closeAll` (since now, if it was not called). Shutdown waits here, so
+    /// that no `$disconnect` meets a closed store: its connections' sockets are
+    /// closed, but their handlers may still be running.
     func waitForSessions(upTo limit: Duration) async {
-        let deadline = ContinuousClock.now + limit
+        let deadline = (sinks.withLock { $0.goingAwaySince } ?? .now) + limit
         while unfinished.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { return }  // cancelled
         }
     }
 
-    /// Closes every open WebSocket with 1001 ("going away"): the server is stopping.
+    /// Closes every open WebSocket with 1001 ("going away"): the server is
+    /// stopping. One still upgrading is told so when its upgrade is done.
     func closeAll() {
         let writers = sinks.withLock { sinks in
-            sinks.values.compactMap { sink -> FrameWriter? in
+            if sinks.goingAwaySince == nil { sinks.goingAwaySince = .now }
+            return sinks.byID.values.compactMap { sink -> FrameWriter? in
                 if case .live(let writer) = sink { return writer }
                 return nil
             }
@@ -123,18 +145,18 @@ final class ConnectionRegistry: Sendable {
         sinks.withLock { sinks in
             var byLoop: [ObjectIdentifier: (loop: any EventLoop, writers: [FrameWriter])] = [:]
             for id in ids {
-                switch sinks[id] {
+                switch sinks.byID[id] {
                 case nil:
                     gone.insert(id)
                 case .pending(var waiting)?:
                     // A connection that cannot finish its upgrade while this much
                     // piles up is dropped; the client catches up when it returns.
                     guard waiting.count < maxPendingFrames else {
-                        sinks[id] = nil
+                        sinks.byID[id] = nil
                         continue
                     }
                     waiting.append(frame)
-                    sinks[id] = .pending(waiting)
+                    sinks.byID[id] = .pending(waiting)
                 case .live(let writer)?:
                     let loop = writer.channel.eventLoop
                     byLoop[ObjectIdentifier(loop), default: (loop, [])].writers.append(writer)

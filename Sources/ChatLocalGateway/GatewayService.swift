@@ -4,8 +4,8 @@ import ServiceLifecycle
 /// tells every WebSocket 1001 at once, lets HTTP
 /// requests in flight finish for `grace`, then closes whatever is still open: a
 /// client that sends nothing, or never finishes its request head, cannot hold
-/// the process. It returns once every WebSocket's `$disconnect` has run (or the
-/// grace period has passed again), so none of them meets a closed store.
+/// the process. It returns once every WebSocket's `$disconnect` has run (or a
+/// grace period after that forced close), so none of them meets a closed store.
 struct GatewayService<App: Service>: Service {
     let application: App
     let registry: ConnectionRegistry
@@ -23,6 +23,8 @@ struct GatewayService<App: Service>: Service {
                 accepted.closeAll()
             }
         }
-        await registry.waitForSessions(upTo: grace)
+        // Sockets still open are closed `grace` after shutdown began; their
+        // `$disconnect`s get as long again.
+        await registry.waitForSessions(upTo: grace * 2)
     }
 }

@@ -92,9 +92,13 @@ extension LocalGateway {
         try pipeline.addHandler(front, position: .first)
         try pipeline.addHandler(SessionHandler(shared, session: session))
         let writer = FrameWriter(channel: channel, front: NIOLoopBound(front, eventLoop: channel.eventLoop))
-        // Dropped while upgrading (too much waited for it): it reconnects and
-        // catches up. Its handler runs `$disconnect` when the channel closes.
-        if channel.isActive, !registry.goLive(session.id, writer: writer) { channel.close(promise: nil) }
+        // Its handler runs `$disconnect` when the channel closes.
+        guard channel.isActive else { return }
+        switch registry.goLive(session.id, writer: writer) {
+        case .live: break
+        case .dropped: channel.close(promise: nil)  // it reconnects and catches up
+        case .goingAway: front.goAway()
+        }
     }
 
     /// Works through a session's inbox, one message at a time in arrival order,

@@ -1,6 +1,7 @@
 import ChatCore
 import ChatLocalGateway
 import Foundation
+import Synchronization
 import Testing
 
 /// The WebSocket protocol as the gateway's own channel handlers speak it (RFC 6455):
@@ -196,6 +197,38 @@ import Testing
             #expect(try await server.storedConnections(in: "lobby").isEmpty)
             withExtendedLifetime(deaf) {}
             for client in clients { await client.close() }
+        }
+    }
+
+    /// A WebSocket whose `$connect` is still running when shutdown begins misses
+    /// the 1001 sent to the open ones; it is told 1001 as soon as its upgrade is
+    /// done, and its `$disconnect` runs before shutdown returns. (Without that it
+    /// stayed open until the grace period closed it, a moment before or after
+    /// shutdown stopped waiting for it.)
+    @Test func aConnectUnderWayWhenShutdownBeginsIsToldToGoAway() async throws {
+        var options = TestServer.Options()
+        options.gateway.lingerOnClose = .milliseconds(200)
+        options.gateway.shutdownGrace = .seconds(20)
+        let gates = Mutex<[GatedStore]>([])
+        options.storeInFront = { store in
+            let gated = GatedStore(store, holdingConnectionsOf: "bob@example.com")
+            gates.withLock { $0.append(gated) }
+            return gated
+        }
+        try await TestServer.with(options) { server in
+            let gate = try #require(gates.withLock { $0.first })
+            let alice = try await raw(server, try await server.member("alice"))
+            let bob = try RawSocket(port: server.port)
+            try await bob.send(raw: RawSocket.upgradeRequest(path: "/ws?token=\(try await server.member("bob").token)"))
+            try await server.eventually { gate.held == 1 }
+            // Shutdown begins while bob's `$connect` waits: alice, open, is told at once.
+            let stopping = Task { try await server.stopGateway() }
+            #expect(try await alice.readCloseCode() == 1001)
+            gate.open()
+            #expect(try await bob.readResponse().status == 101)
+            #expect(try await bob.readCloseCode() == 1001)
+            try await stopping.value
+            #expect(try await server.storedConnections(in: "lobby").isEmpty)
         }
     }
 }

@@ -90,7 +90,8 @@ final class RawSocket: @unchecked Sendable {
         return Array(request.utf8)
     }
 
-    private func readResponse() async throws -> RawResponse {
+    /// Reads an HTTP response: for an upgrade request sent with `send(raw:)`.
+    func readResponse() async throws -> RawResponse {
         let head = try await readUntil(Array("\r\n\r\n".utf8))
         let headText = String(decoding: head, as: UTF8.self)
         let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0

@@ -38,6 +38,9 @@ final class TestServer: Sendable {
         /// The tests' clients all come from 127.0.0.1: no per-address throttling
         /// unless a test is about it (hashing stays bounded).
         var authLimits = AuthGuard.Limits.unthrottled
+        /// A store put in front of the real one (the handlers see it; the test's
+        /// own reads do not): to catch the server half way through something.
+        var storeInFront: (@Sendable (any ChatStore) -> any ChatStore)?
 
         init(backend: Backend = .sqlite) { self.backend = backend }
     }
@@ -84,7 +87,7 @@ final class TestServer: Sendable {
         let limiter: any RateLimiter = options.rateLimit.map { TokenBucketLimiter($0, clock: clock) } ?? UnlimitedRate()
         let gateway = LocalGateway(configuration: gatewayConfiguration, logger: logger) { delivery in
             HandlerEnvironment(
-                store: ConnectionCache(store, clock: clock),
+                store: ConnectionCache(options.storeInFront?(store) ?? store, clock: clock),
                 tokens: tokens,
                 passwords: PasswordHasher(iterations: options.passwordIterations),
                 delivery: delivery,
