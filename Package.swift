@@ -15,7 +15,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -182,8 +181,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Benchmarks (never run by the tests): the load tool, and the bare-framework
-        // baseline server it is compared with in the same run.
+        // Benchmarks (never run by the tests): the load tool, and (below) the floor
+        // server and the history benchmark.
         .executableTarget(
             name: "chatbench",
             dependencies: [
@@ -196,20 +195,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "baseline-server",
-            dependencies: [
-                "ChatCore",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/Baseline",
             swiftSettings: strict
         ),
         // The floor the benchmark compares with: a WebSocket broadcast of bare NIO handlers.

@@ -1,14 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// `chatbench`: drives a running chat server (ours, or the bare baseline) over
+/// `chatbench`: drives a running chat server (ours, or the bare NIO floor) over
 /// real sockets and reports throughput, latency and the server's CPU and memory.
 @main
 struct ChatBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatbench",
         abstract: "Benchmarks for the chat server: fan-out, connect storm, idle connections.",
-        subcommands: [FanOut.self, RawFanOut.self, ConnectStorm.self, IdleConnections.self]
+        subcommands: [RawFanOut.self, ConnectStorm.self, IdleConnections.self]
     )
 }
 
@@ -17,8 +17,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Base URL of the server (HTTP); the WebSocket is at /ws.")
     var server = "http://127.0.0.1:8080"
 
-    @Flag(help: "The server is the bare baseline: no accounts, no tokens.")
-    var baseline = false
+    @Flag(help: "The server is the floor (floor-server): no accounts, no tokens.")
+    var floor = false
 
     @Option(help: "The server's process id, for CPU and memory from /proc.")
     var serverPid: Int32?

@@ -14,27 +14,27 @@ struct ConnectStorm: AsyncParsableCommand {
     func run() async throws {
         let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         var tokens: [String] = []
-        if !options.baseline {
+        if !options.floor {
             let api = ChatAPI(baseURL: options.server)
             for room in 0..<rooms {
                 tokens += try await Accounts.tokens(api: api, prefix: "s\(runID)r\(room)", count: 1, room: "storm-\(runID)-\(room)")
             }
         }
         let base = options.webSocketURL
-        let baseline = options.baseline
+        let floor = options.floor
         let roomCount = rooms
         let tokenPool = tokens
         let before = ProcessSample.read(pid: options.serverPid)
         let start = now()
         let sockets = try await openSockets(count: connections, parallelism: parallelism) { index in
-            baseline ? "\(base)?room=storm-\(runID)-\(index % roomCount)" : "\(base)?token=\(tokenPool[index % roomCount])"
+            floor ? "\(base)?room=storm-\(runID)-\(index % roomCount)" : "\(base)?token=\(tokenPool[index % roomCount])"
         }
         let elapsed = Double(now() - start) / 1e9
         let after = ProcessSample.read(pid: options.serverPid)
         for socket in sockets { await socket.close() }
         let cpu = (before != nil && after != nil) ? (after!.cpuMicroseconds - before!.cpuMicroseconds) / Double(connections) : nil
         var rows: [(String, String)] = [
-            ("server", options.label ?? (baseline ? "baseline" : "chatroom")),
+            ("server", options.label ?? (floor ? "floor" : "chatroom")),
             ("connections", "\(sockets.count) of \(connections), \(parallelism) in flight"),
             ("connects/s", format(Double(sockets.count) / elapsed, 0)),
         ]
@@ -43,7 +43,7 @@ struct ConnectStorm: AsyncParsableCommand {
             "connect storm",
             rows,
             json: [
-                "scenario": "connect-storm", "label": options.label ?? (baseline ? "baseline" : "chatroom"),
+                "scenario": "connect-storm", "label": options.label ?? (floor ? "floor" : "chatroom"),
                 "connections": sockets.count, "connects_per_second": Double(sockets.count) / elapsed,
                 "server_cpu_us_per_connect": cpu as Any? ?? NSNull(),
             ],
@@ -67,7 +67,7 @@ struct IdleConnections: AsyncParsableCommand {
         guard options.serverPid != nil else { throw ValidationError("--server-pid is needed to read the server's memory") }
         let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         var tokens: [[String]] = []
-        if !options.baseline {
+        if !options.floor {
             let api = ChatAPI(baseURL: options.server)
             for room in 0..<rooms {
                 tokens.append(
@@ -78,13 +78,13 @@ struct IdleConnections: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(1))
         let before = ProcessSample.read(pid: options.serverPid)!
         let base = options.webSocketURL
-        let baseline = options.baseline
+        let floor = options.floor
         let roomCount = rooms
         let tokenPool = tokens
         let start = now()
         let sockets = try await openSockets(count: connections, parallelism: parallelism) { index in
             let room = index % roomCount
-            return baseline ? "\(base)?room=idle-\(runID)-\(room)" : "\(base)?token=\(tokenPool[room][(index / roomCount) % tokenPool[room].count])"
+            return floor ? "\(base)?room=idle-\(runID)-\(room)" : "\(base)?token=\(tokenPool[room][(index / roomCount) % tokenPool[room].count])"
         }
         let connectSeconds = Double(now() - start) / 1e9
         try await Task.sleep(for: .seconds(3))
@@ -94,13 +94,13 @@ struct IdleConnections: AsyncParsableCommand {
         try report(
             "idle connections",
             [
-                ("server", options.label ?? (baseline ? "baseline" : "chatroom")),
+                ("server", options.label ?? (floor ? "floor" : "chatroom")),
                 ("connections held", "\(sockets.count) of \(connections) (opened in \(format(connectSeconds, 1)) s)"),
                 ("server RSS before / after", "\(before.rssBytes / 1_048_576) / \(after.rssBytes / 1_048_576) MiB"),
                 ("server RSS per connection", "\(format(perConnection / 1024, 1)) KB"),
             ],
             json: [
-                "scenario": "idle", "label": options.label ?? (baseline ? "baseline" : "chatroom"),
+                "scenario": "idle", "label": options.label ?? (floor ? "floor" : "chatroom"),
                 "connections": sockets.count, "rss_before": before.rssBytes, "rss_after": after.rssBytes,
                 "rss_bytes_per_connection": perConnection,
             ],

@@ -40,7 +40,7 @@ struct RawFanOut: AsyncParsableCommand {
         var paths: [[String]] = []
         for room in 0..<rooms {
             let roomName = "raw-\(runID)-\(room)"
-            if options.baseline {
+            if options.floor {
                 paths.append(Array(repeating: "/ws?room=\(roomName)", count: members))
             } else {
                 let tokens = try await Accounts.tokens(
@@ -105,7 +105,7 @@ struct RawFanOut: AsyncParsableCommand {
         try await group.shutdownGracefully()
 
         let deliveries = Double(run.delivered)
-        let label = options.label ?? (options.baseline ? "floor" : "chatroom")
+        let label = options.label ?? (options.floor ? "floor" : "chatroom")
         var rows: [(String, String)] = [
             ("server", label),
             ("rooms × members, senders", "\(rooms) × \(members), \(senders) per room"),
