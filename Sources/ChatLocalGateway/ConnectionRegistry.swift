@@ -78,8 +78,8 @@ final class ConnectionRegistry: Sendable {
     /// The upgrade is done: frames that waited go out first, then all later ones.
     func goLive(_ id: ConnectionID, writer: FrameWriter) -> Upgraded {
         sinks.withLock { sinks in
-            guard case .pending(let waiting)? = sinks.byID[id] else { return .dropped }
             guard sinks.goingAwaySince == nil else { return .goingAway }
+            guard case .pending(let waiting)? = sinks.byID[id] else { return .dropped }
             sinks.byID[id] = .live(writer)
             // Scheduled under the lock, so no later broadcast can overtake them.
             if !waiting.isEmpty {
@@ -122,7 +122,8 @@ final class ConnectionRegistry: Sendable {
     }
 
     /// Closes every open WebSocket with 1001 ("going away"): the server is
-    /// stopping. One still upgrading is told so when its upgrade is done.
+    /// stopping. One still upgrading is told so when its upgrade is done. For
+    /// good: a gateway serves once.
     func closeAll() {
         let writers = sinks.withLock { sinks in
             if sinks.goingAwaySince == nil { sinks.goingAwaySince = .now }

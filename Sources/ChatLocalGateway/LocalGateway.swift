@@ -57,7 +57,7 @@ public struct LocalGateway: Sendable {
 
     /// The gateway as a service: run it (in a `ServiceGroup`) to serve. On graceful
     /// shutdown it closes every WebSocket with 1001 ("going away"), then lets the
-    /// HTTP server drain.
+    /// HTTP server drain. A gateway serves once; make a new one to serve again.
     /// - Parameter onRunning: called with the bound port once listening (port 0 picks one).
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
         GatewayService(

@@ -217,9 +217,11 @@ import Testing
         }
         try await TestServer.with(options) { server in
             let gate = try #require(gates.withLock { $0.first })
+            defer { gate.open() }  // never leaves a `$connect` waiting, even when the test fails
             let alice = try await raw(server, try await server.member("alice"))
+            let bobsToken = try await server.member("bob").token
             let bob = try RawSocket(port: server.port)
-            try await bob.send(raw: RawSocket.upgradeRequest(path: "/ws?token=\(try await server.member("bob").token)"))
+            try await bob.send(raw: RawSocket.upgradeRequest(path: "/ws?token=\(bobsToken)"))
             try await server.eventually { gate.held == 1 }
             // Shutdown begins while bob's `$connect` waits: alice, open, is told at once.
             let stopping = Task { try await server.stopGateway() }
