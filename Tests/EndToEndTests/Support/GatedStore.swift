@@ -7,7 +7,7 @@ import Synchronization
 final class GatedStore: ChatStore {
     private let base: any ChatStore
     private let email: String
-    private let state = Mutex<(held: Int, open: Bool, waiting: [CheckedContinuation<Void, Never>])>((0, false, []))
+    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(_ base: any ChatStore, holdingConnectionsOf email: String) {
         self.base = base
@@ -15,7 +15,7 @@ final class GatedStore: ChatStore {
     }
 
     /// How many writes are being held.
-    var held: Int { state.withLock { $0.held } }
+    var held: Int { state.withLock { $0.waiting.count } }
 
     /// Lets the held writes, and all later ones, through.
     func open() {
@@ -32,7 +32,6 @@ final class GatedStore: ChatStore {
             await withCheckedContinuation { continuation in
                 let passes = state.withLock { state in
                     if state.open { return true }
-                    state.held += 1
                     state.waiting.append(continuation)
                     return false
                 }
